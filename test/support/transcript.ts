@@ -10,6 +10,7 @@
  * - `C~ text`  sends `text` raw after unescaping \r \n \t \0 \\ and \xHH (no CRLF added).
  * - `S: pat`   reads one line (CRLF stripped) and matches `pat`; `*` matches any run of characters.
  * - `S~ pat`   like S: but `pat` is a regular expression.
+ * - `S* pat`   reads a whole multi-line reply (`250-…` lines) and matches its last line to `pat`.
  * - `S: <closed>` expects the server to close the connection.
  * - Blank lines and lines starting with `#` are ignored.
  * Mismatches throw an AssertionError listing the conversation so far.
@@ -154,7 +155,15 @@ export async function play(client: LineClient, script: string, timeoutMs = 5000)
     const rest = line.slice(3);
     if (tag === 'C:') pending.push(`${rest}\r\n`);
     else if (tag === 'C~') pending.push(unescape(rest));
-    else if (tag === 'S:' || tag === 'S~') {
+    else if (tag === 'S*') {
+      flush();
+      const lines = await client.readReply(timeoutMs);
+      got.push(...lines);
+      const last = lines[lines.length - 1]!;
+      if (!globToRegExp(rest).test(last)) {
+        assert.fail(`expected reply ending ${JSON.stringify(rest)}\n     got ${JSON.stringify(last)}\n--- so far:\n${client.log.join('\n')}`);
+      }
+    } else if (tag === 'S:' || tag === 'S~') {
       flush();
       if (rest === '<closed>') {
         await client.expectClosed(timeoutMs);

@@ -1,0 +1,41 @@
+/**
+ * Mail layer of the MIME engine: addresses, dates, message ids, the streaming parser and reader,
+ * and the composer.
+ */
+export * from './address.js';
+export {
+  type AddressInput,
+  type ComposeAttachment,
+  ComposeError,
+  type ComposeOptions,
+  chooseTextEncoding,
+  composeMessage,
+  composeMessageToBuffer,
+  MAX_LINE_OCTETS,
+  PREFERRED_LINE_LENGTH,
+} from './composer.js';
+export * from './date.js';
+export * from './message-id.js';
+export {
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_PARTS,
+  MAX_KEPT_PREAMBLE,
+  MimeParser,
+  type MimeParserOptions,
+} from './parser.js';
+export type { MimePart } from './part.js';
+export {
+  type Attachment,
+  decodeText,
+  MAX_SLICE,
+  MAX_SYNC_MS,
+  MIN_SLICE,
+  type MimeInput,
+  type ParsedMessage,
+  type ParseMessageOptions,
+  parseMessage,
+  parseMime,
+  partText,
+  readMessage,
+  TARGET_SLICE_MS,
+} from './reader.js';

@@ -1,0 +1,4 @@
+export * from './pop3-backend.js';
+export * from './recipients.js';
+export * from './smtp-backend.js';
+export * from './trace.js';

@@ -1,0 +1,2 @@
+export * from './auth/index.js';
+export * from './inbound/index.js';

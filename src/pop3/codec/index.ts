@@ -1,0 +1,3 @@
+export * from './command.js';
+export * from './dot-stuff.js';
+export * from './response.js';

@@ -1,0 +1,1 @@
+export { createMemoryStore, type MemoryStore, type MemoryStoreStats } from './memory-store.js';

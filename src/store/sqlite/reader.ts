@@ -1,0 +1,182 @@
+/**
+ * Reads of the SQLite store, on the main thread through its own read-only connection. WAL lets it
+ * read while the writer thread writes; every statement sees the latest committed state, so a
+ * write whose promise resolved is visible to the next read. Each call is one short indexed query;
+ * message bytes are fetched one chunk row at a time, so reading a 25 MiB message never blocks the
+ * event loop for more than one chunk.
+ */
+import Database from 'better-sqlite3';
+import type { Alias, Domain, Mailbox, MessageMeta, User } from '../types.js';
+import { StoreError } from '../types.js';
+
+interface UserRow {
+  id: number;
+  address: string;
+  password_hash: string;
+  is_admin: number;
+  created_at: number;
+}
+interface MessageRow {
+  id: number;
+  mailbox_id: number;
+  uid: number;
+  size: number;
+  flags: string;
+  received_at: number;
+  sha256: string;
+}
+interface MailboxRow {
+  id: number;
+  user_id: number;
+  name: string;
+  uid_validity: number;
+  uid_next: number;
+}
+
+const USER_COLS = 'id, address, password_hash, is_admin, created_at';
+const MESSAGE_COLS = 'm.id, m.mailbox_id, m.uid, b.size, m.flags, m.received_at, b.sha256';
+const MAILBOX_COLS = 'id, user_id, name, uid_validity, uid_next';
+
+const toUser = (r: UserRow): User => ({
+  id: r.id,
+  address: r.address,
+  passwordHash: r.password_hash,
+  isAdmin: r.is_admin !== 0,
+  createdAt: new Date(r.created_at),
+});
+const toMessage = (r: MessageRow): MessageMeta => ({
+  id: String(r.id),
+  mailboxId: r.mailbox_id,
+  uid: r.uid,
+  size: r.size,
+  flags: r.flags === '' ? [] : r.flags.split(' '),
+  receivedAt: new Date(r.received_at),
+  sha256: r.sha256,
+});
+const toMailbox = (r: MailboxRow): Mailbox => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  uidValidity: r.uid_validity,
+  uidNext: r.uid_next,
+});
+
+/** Message ids are decimal row ids; anything else names no message. */
+export function parseMessageId(id: string): number | undefined {
+  return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
+}
+
+export class Reader {
+  private readonly db: Database.Database;
+  private readonly s;
+
+  constructor(path: string, busyTimeoutMs: number) {
+    this.db = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+    const p = (sql: string) => this.db.prepare(sql);
+    this.s = {
+      domains: p('SELECT name, created_at FROM domains ORDER BY name'),
+      domainHas: p('SELECT 1 FROM domains WHERE name = ?').pluck(),
+      userByKey: p(`SELECT ${USER_COLS} FROM users WHERE address_key = ?`),
+      userById: p(`SELECT ${USER_COLS} FROM users WHERE id = ?`),
+      usersByLocal: p(`SELECT ${USER_COLS} FROM users WHERE local_key = ? ORDER BY id`),
+      users: p(`SELECT ${USER_COLS} FROM users ORDER BY address_key`),
+      usersOfDomain: p(`SELECT ${USER_COLS} FROM users WHERE domain = ? ORDER BY address_key`),
+      alias: p('SELECT address, targets FROM aliases WHERE address_key = ?'),
+      aliases: p('SELECT address, targets FROM aliases ORDER BY address_key'),
+      aliasesOfDomain: p('SELECT address, targets FROM aliases WHERE domain = ? ORDER BY address_key'),
+      mailbox: p(`SELECT ${MAILBOX_COLS} FROM mailboxes WHERE user_id = ? AND name = ?`),
+      mailboxes: p(`SELECT ${MAILBOX_COLS} FROM mailboxes WHERE user_id = ? ORDER BY id`),
+      messages: p(
+        `SELECT ${MESSAGE_COLS} FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? ORDER BY m.uid`,
+      ),
+      message: p(`SELECT ${MESSAGE_COLS} FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?`),
+      messageBlob: p(
+        'SELECT m.blob_id AS blobId, b.size FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?',
+      ),
+      chunk: p('SELECT data FROM blob_chunks WHERE blob_id = ? AND seq = ?').pluck(),
+    };
+  }
+
+  domains(): Domain[] {
+    return (this.s.domains.all() as { name: string; created_at: number }[]).map((r) => ({
+      name: r.name,
+      createdAt: new Date(r.created_at),
+    }));
+  }
+
+  hasDomain(name: string): boolean {
+    return this.s.domainHas.get(name) !== undefined;
+  }
+
+  userByKey(key: string): User | undefined {
+    const r = this.s.userByKey.get(key) as UserRow | undefined;
+    return r && toUser(r);
+  }
+
+  userById(id: number): User | undefined {
+    const r = this.s.userById.get(id) as UserRow | undefined;
+    return r && toUser(r);
+  }
+
+  usersByLocal(localKey: string): User[] {
+    return (this.s.usersByLocal.all(localKey) as UserRow[]).map(toUser);
+  }
+
+  users(domain?: string): User[] {
+    const rows = domain === undefined ? this.s.users.all() : this.s.usersOfDomain.all(domain);
+    return (rows as UserRow[]).map(toUser);
+  }
+
+  alias(key: string): Alias | undefined {
+    const r = this.s.alias.get(key) as { address: string; targets: string } | undefined;
+    return r && { address: r.address, targets: JSON.parse(r.targets) as string[] };
+  }
+
+  aliases(domain?: string): Alias[] {
+    const rows = domain === undefined ? this.s.aliases.all() : this.s.aliasesOfDomain.all(domain);
+    return (rows as { address: string; targets: string }[]).map((r) => ({
+      address: r.address,
+      targets: JSON.parse(r.targets) as string[],
+    }));
+  }
+
+  mailbox(userId: number, name: string): Mailbox | undefined {
+    const r = this.s.mailbox.get(userId, name) as MailboxRow | undefined;
+    return r && toMailbox(r);
+  }
+
+  mailboxes(userId: number): Mailbox[] {
+    return (this.s.mailboxes.all(userId) as MailboxRow[]).map(toMailbox);
+  }
+
+  messages(mailboxId: number): MessageMeta[] {
+    return (this.s.messages.all(mailboxId) as MessageRow[]).map(toMessage);
+  }
+
+  message(id: string): MessageMeta | undefined {
+    const n = parseMessageId(id);
+    const r = n === undefined ? undefined : (this.s.message.get(n) as MessageRow | undefined);
+    return r && toMessage(r);
+  }
+
+  /** Streams the bytes chunk by chunk; fails if the message is expunged while being read. */
+  async *read(id: string): AsyncIterable<Uint8Array> {
+    const n = parseMessageId(id);
+    const m =
+      n === undefined
+        ? undefined
+        : (this.s.messageBlob.get(n) as { blobId: number; size: number } | undefined);
+    if (!m) throw new StoreError('not-found', `no such message: ${id}`);
+    let got = 0;
+    for (let seq = 0; got < m.size; seq++) {
+      const data = this.s.chunk.get(m.blobId, seq) as Buffer | undefined;
+      if (!data) throw new StoreError('not-found', `message ${id} was expunged while being read`);
+      got += data.length;
+      yield data;
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
