@@ -106,5 +106,6 @@ export async function startDovecot(users: DovecotUser[]): Promise<DovecotServer>
     await daemon.stop();
     throw new PeerUnavailable(`dovecot did not start: ${(err as Error).message}\n${daemon.output()}`);
   }
-  return { name: 'Dovecot', pid: daemon.child.pid!, port, maildir, chownMail, stop: daemon.stop };
+  const version = run('dovecot', ['--version']).trim().split(' ')[0];
+  return { name: 'Dovecot', version, pid: daemon.child.pid!, port, maildir, chownMail, stop: daemon.stop };
 }

@@ -103,6 +103,7 @@ export async function startHaraka(opts: { fsync: boolean }): Promise<BenchServer
   });
   return {
     name: opts.fsync ? 'Haraka (fsync)' : 'Haraka (discard)',
+    version: (JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { version: string }).version,
     pid: server ?? daemon.child.pid!,
     port,
     stop: daemon.stop,

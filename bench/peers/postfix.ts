@@ -135,6 +135,7 @@ export async function startPostfix(): Promise<PostfixServer> {
   let stopped = false;
   return {
     name: 'Postfix',
+    version: postfixVersion(),
     pid: daemon.child.pid!,
     port,
     delivered() {
@@ -171,5 +172,13 @@ export async function startSmtpSink(): Promise<BenchServer & { port: number }> {
     await daemon.stop();
     throw new PeerUnavailable(`smtp-sink did not start: ${(err as Error).message}\n${daemon.output()}`);
   }
-  return { name: 'smtp-sink', pid: daemon.child.pid!, port, stop: daemon.stop };
+  return { name: 'smtp-sink', version: postfixVersion(), pid: daemon.child.pid!, port, stop: daemon.stop };
+}
+
+function postfixVersion(): string {
+  try {
+    return run('postconf', ['-d', '-h', 'mail_version']).trim();
+  } catch {
+    return '?';
+  }
 }

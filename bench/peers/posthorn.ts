@@ -12,13 +12,22 @@
  * shutdown), SIGKILL after 15 s, and removes the data dir.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchServer, benchTempDir, PeerUnavailable, spawnDaemon } from './proc.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
+const BUILT_CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/** `--built`: run the compiled CLI (dist/, as bin/posthorn does in production) instead of the
+ * TypeScript sources through tsx, whose loader adds memory (about 50 MB) but no per-message cost. */
+const BUILT = process.argv.includes('--built');
+
+/** The node arguments that run the Posthorn CLI. */
+function cliArgs(): string[] {
+  return BUILT ? [BUILT_CLI] : ['--import', 'tsx', CLI];
+}
 
 export interface PosthornServer extends BenchServer {
   /** Bound ports by listener name ("smtp", "pop3"). */
@@ -36,11 +45,11 @@ export interface PosthornOptions {
 }
 
 export function posthornAvailable(): boolean {
-  return existsSync(CLI);
+  return existsSync(BUILT ? BUILT_CLI : CLI);
 }
 
 function cli(args: string[]): void {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const r = spawnSync(process.execPath, [...cliArgs(), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -54,7 +63,13 @@ function cli(args: string[]): void {
 
 /** Creates a data dir with the bench.test domain and the users, then starts `posthorn serve`. */
 export async function startPosthorn(opts: PosthornOptions): Promise<PosthornServer> {
-  if (!posthornAvailable()) throw new PeerUnavailable(`Posthorn's CLI (${CLI}) does not exist yet`);
+  if (!posthornAvailable()) {
+    throw new PeerUnavailable(
+      BUILT
+        ? `${BUILT_CLI} does not exist: run npm run build first`
+        : `Posthorn's CLI (${CLI}) does not exist yet`,
+    );
+  }
   const dir = benchTempDir('posthorn');
   const data = join(dir, 'data');
   cli(['domain', 'add', 'bench.test', '--data', data]);
@@ -71,9 +86,7 @@ export async function startPosthorn(opts: PosthornOptions): Promise<PosthornServ
   const daemon = spawnDaemon(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      CLI,
+      ...cliArgs(),
       'serve',
       '--config',
       configFile,
@@ -125,5 +138,14 @@ export async function startPosthorn(opts: PosthornOptions): Promise<PosthornServ
   } finally {
     clearTimeout(timer);
   }
-  return { name: 'Posthorn', pid: daemon.child.pid!, ports, dataDir: data, stop: daemon.stop };
+  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string })
+    .version;
+  return {
+    name: 'Posthorn',
+    version: `${version} (Node ${process.version}, ${BUILT ? 'compiled dist/' : 'sources through tsx'})`,
+    pid: daemon.child.pid!,
+    ports,
+    dataDir: data,
+    stop: daemon.stop,
+  };
 }

@@ -17,6 +17,8 @@ import { join } from 'node:path';
 export interface BenchServer {
   /** Name as printed in the tables, e.g. "Postfix (Maildir)". */
   readonly name: string;
+  /** Version, for the report ("3.7.11"). */
+  readonly version?: string;
   /** Root process of the server (the one whose process tree is measured). */
   readonly pid: number;
   /** Stops the server and removes its files; idempotent. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +153,40 @@ test('a store still in use by a live process keeps its pending bytes when anothe
   await a.close();
 });
 
+test('another process (an admin command) writes the same file while this one delivers', async () => {
+  const path = freshPath();
+  const user = await seed(path);
+  const store = await openSqliteStore(path);
+  try {
+    const fixture = fileURLToPath(new URL('./fixtures/sqlite-child.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, path, 'admin'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let delivered = 0;
+    let childDone = false;
+    void exited.then(() => (childDone = true));
+    while (!childDone || delivered < 50) {
+      const d = await store.openDelivery({
+        targets: [{ userId: user.id }],
+        envelope: { mailFrom: '', rcptTo: [] },
+      });
+      await d.write(Buffer.from(`message ${delivered}`));
+      await d.commit();
+      delivered++;
+    }
+    assert.equal(await exited, 0);
+    assert.equal(out, 'done\n');
+    assert.equal((await store.users.list('uu.ac.kr')).length, 51);
+    const box = await store.mailboxes.get(user.id, 'INBOX');
+    assert.equal((await store.messages.list(box!.id)).length, delivered);
+  } finally {
+    await store.close();
+  }
+});
+
 test('reopening after close keeps accounts, messages, bytes and uid counters', async () => {
   const path = freshPath();
   const s1 = await openSqliteStore(path);
@@ -230,8 +264,20 @@ test('a database with a newer schema is refused and left untouched', async () =>
   });
   const again = new Database(path, { readonly: true });
   assert.equal(again.pragma('user_version', { simple: true }), SCHEMA_VERSION + 1);
+  assert.equal(again.pragma('journal_mode', { simple: true }), 'delete', 'journal mode changed');
   assert.equal(again.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'users'").pluck().get(), 0);
   again.close();
+});
+
+test('a file that is not a SQLite database is refused with a StoreError and left as it was', async () => {
+  const path = join(root, 'not-a-db.db');
+  const junk = 'this is a text file, not a database\n'.repeat(200);
+  writeFileSync(path, junk);
+  await assert.rejects(
+    openSqliteStore(path),
+    (err: unknown) => err instanceof StoreError && err.code === 'unavailable',
+  );
+  assert.equal(readFileSync(path, 'utf8'), junk);
 });
 
 test('openStore: sqlite: creates parent directories, memory: works, postgres:// is refused clearly', async () => {

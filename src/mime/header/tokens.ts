@@ -20,41 +20,29 @@ export interface Token {
   pos: number;
 }
 
-/** RFC 5322 specials handled as single-character tokens (quote, paren and bracket open their own). */
-const SPECIALS = new Set(Array.from('<>@,:;', (ch) => ch.charCodeAt(0)));
+/** Character classes for the tokenizer (ASCII only; everything ≥ 0x80 is atom text, RFC 6532). */
+const ATOM = 0;
+const WS = 1;
+const SPECIAL = 2; // RFC 5322 specials handled as single-character tokens: < > @ , : ;
+const OPENER = 3; // " ( [ open their own token kinds
+const CLASS = new Uint8Array(128);
+for (const ch of ' \t\r\n') CLASS[ch.charCodeAt(0)] = WS;
+for (const ch of '<>@,:;') CLASS[ch.charCodeAt(0)] = SPECIAL;
+for (const ch of '"([') CLASS[ch.charCodeAt(0)] = OPENER;
 
-/** RFC 5322 §3.2.3 atext, plus UTF-8 (RFC 6532 §3.2). */
-export function isAtext(c: number): boolean {
-  if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39)) return true;
-  if (c >= 0x80) return true;
-  switch (c) {
-    case 0x21: // !
-    case 0x23: // #
-    case 0x24: // $
-    case 0x25: // %
-    case 0x26: // &
-    case 0x27: // '
-    case 0x2a: // *
-    case 0x2b: // +
-    case 0x2d: // -
-    case 0x2f: // /
-    case 0x3d: // =
-    case 0x3f: // ?
-    case 0x5e: // ^
-    case 0x5f: // _
-    case 0x60: // `
-    case 0x7b: // {
-    case 0x7c: // |
-    case 0x7d: // }
-    case 0x7e: // ~
-      return true;
-    default:
-      return false;
-  }
+function classOf(c: number): number {
+  return c < 128 ? CLASS[c]! : ATOM;
 }
 
-function isWs(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+/** RFC 5322 §3.2.3 atext, plus UTF-8 (RFC 6532 §3.2). */
+const ATEXT = new Uint8Array(128);
+for (let c = 0x30; c <= 0x39; c++) ATEXT[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) ATEXT[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) ATEXT[c] = 1;
+for (const ch of "!#$%&'*+-/=?^_`{|}~") ATEXT[ch.charCodeAt(0)] = 1;
+
+export function isAtext(c: number): boolean {
+  return c >= 0x80 || (c >= 0 && ATEXT[c] === 1);
 }
 
 /** Splits a structured field value into tokens; '.' is part of atoms (dot-atom, obs-phrase). */
@@ -65,9 +53,20 @@ export function tokenize(s: string): Token[] {
   const n = s.length;
   while (i < n) {
     const c = s.charCodeAt(i);
-    if (isWs(c)) {
+    const k = classOf(c);
+    if (k === WS) {
       ws = true;
       i++;
+    } else if (k === ATOM) {
+      const start = i;
+      i++;
+      while (i < n && classOf(s.charCodeAt(i)) === ATOM) i++;
+      out.push({ kind: 'atom', value: s.slice(start, i), ws, pos: start });
+      ws = false;
+    } else if (k === SPECIAL) {
+      out.push({ kind: 'special', value: s[i]!, ws, pos: i });
+      i++;
+      ws = false;
     } else if (c === 0x22 /* " */) {
       const start = i;
       const [value, end] = readDelimited(s, i + 1, 0x22);
@@ -80,24 +79,12 @@ export function tokenize(s: string): Token[] {
       out.push({ kind: 'comment', value, ws, pos: start });
       i = end;
       ws = true;
-    } else if (c === 0x5b /* [ */) {
+    } else {
+      // "[" domain literal
       const close = s.indexOf(']', i + 1);
       const end = close < 0 ? n : close + 1;
       out.push({ kind: 'literal', value: s.slice(i, end), ws, pos: i });
       i = end;
-      ws = false;
-    } else if (SPECIALS.has(c)) {
-      out.push({ kind: 'special', value: s[i]!, ws, pos: i });
-      i++;
-      ws = false;
-    } else {
-      const start = i;
-      while (i < n) {
-        const d = s.charCodeAt(i);
-        if (isWs(d) || d === 0x22 || d === 0x28 || d === 0x5b || SPECIALS.has(d)) break;
-        i++;
-      }
-      out.push({ kind: 'atom', value: s.slice(start, i), ws, pos: start });
       ws = false;
     }
   }

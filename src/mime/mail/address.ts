@@ -18,6 +18,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII, domainToUnicode as nodeDomainToUnicode } from 'node:url';
 import type { Defect } from '../defects.js';
 import { decodeEncodedWords, encodeHeaderValue } from '../header/encoded-word.js';
+import { StrictScanner } from '../header/strict-scanner.js';
 import { isAtext, type Token, tokenize } from '../header/tokens.js';
 
 export type Mailbox = { name?: string; address: string };
@@ -246,106 +247,9 @@ export function parseAddressList(value: string): { value: AddressItem[]; defects
 // ---------------------------------------------------------------------------------------------
 // Strict readers
 
-class Strict {
-  pos = 0;
-  comment: string | undefined;
-  constructor(readonly s: string) {}
-
-  fail(msg: string, at = this.pos): never {
-    throw new AddressError(`${msg} at position ${at}`, at);
-  }
-
-  code(): number {
-    return this.pos < this.s.length ? this.s.charCodeAt(this.pos) : -1;
-  }
-
-  expect(ch: string, what = `"${ch}"`): void {
-    if (this.s[this.pos] !== ch) this.fail(this.pos < this.s.length ? `expected ${what}` : `missing ${what}`);
-    this.pos++;
-  }
-
-  /** CFWS (RFC 5322 §3.2.2); the first comment's text is remembered as a fallback name. */
-  cfws(): void {
-    const s = this.s;
-    while (this.pos < s.length) {
-      const c = s.charCodeAt(this.pos);
-      if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) {
-        this.pos++;
-        continue;
-      }
-      if (c !== 0x28) return;
-      const start = this.pos;
-      let depth = 0;
-      for (; this.pos < s.length; this.pos++) {
-        const d = s.charCodeAt(this.pos);
-        if (d === 0x5c) this.pos++;
-        else if (d === 0x28) depth++;
-        else if (d === 0x29 && --depth === 0) break;
-      }
-      if (depth !== 0) this.fail('unterminated comment', start);
-      this.pos++;
-      this.comment ??= s.slice(start + 1, this.pos - 1).replace(/\\(.)/g, '$1');
-    }
-  }
-
-  atom(dots: boolean): string {
-    const start = this.pos;
-    while (this.pos < this.s.length) {
-      const c = this.s.charCodeAt(this.pos);
-      if (!isAtext(c) && !(dots && c === 0x2e)) break;
-      this.pos++;
-    }
-    return this.s.slice(start, this.pos);
-  }
-
-  dotAtom(what: string): string {
-    const start = this.pos;
-    for (;;) {
-      if (this.atom(false) === '')
-        this.fail(this.pos === start ? `expected ${what}` : 'empty label in dot-atom');
-      if (this.code() !== 0x2e) break;
-      this.pos++;
-    }
-    return this.s.slice(start, this.pos);
-  }
-
-  /** quoted-string content (RFC 5322 §3.2.4, UTF-8 per RFC 6532). */
-  quoted(): string {
-    const start = this.pos;
-    this.pos++;
-    const parts: string[] = [];
-    let from = this.pos;
-    while (this.pos < this.s.length) {
-      const c = this.s.charCodeAt(this.pos);
-      if (c === 0x22) {
-        parts.push(this.s.slice(from, this.pos));
-        this.pos++;
-        return parts.join('');
-      }
-      if (c === 0x5c) {
-        const e = this.s.charCodeAt(this.pos + 1);
-        if (!(e === 0x09 || (e >= 0x20 && e !== 0x7f))) this.fail('bad quoted-pair', this.pos);
-        parts.push(this.s.slice(from, this.pos));
-        from = this.pos + 1;
-        this.pos += 2;
-        continue;
-      }
-      if ((c < 0x20 && c !== 0x09) || c === 0x7f) this.fail('control character in quoted string');
-      this.pos++;
-    }
-    return this.fail('unterminated quoted string', start);
-  }
-
-  /** phrase (with obs-phrase dots): the words, or [] when none start here. */
-  phrase(): string[] {
-    const words: string[] = [];
-    for (;;) {
-      this.cfws();
-      const c = this.code();
-      if (c === 0x22) words.push(this.quoted());
-      else if (isAtext(c)) words.push(this.atom(true));
-      else return words;
-    }
+class Strict extends StrictScanner {
+  constructor(s: string) {
+    super(s, (message, position) => new AddressError(message, position));
   }
 
   addrSpec(): string {
@@ -370,18 +274,6 @@ class Strict {
     }
     this.cfws();
     return local + '@' + domain;
-  }
-
-  domainLiteral(): string {
-    const start = this.pos;
-    const close = this.s.indexOf(']', start);
-    if (close < 0) this.fail('unterminated domain literal', start);
-    for (let i = start + 1; i < close; i++) {
-      const c = this.s.charCodeAt(i);
-      if (c < 0x21 || c === 0x5b || c === 0x5c || c === 0x7f) this.fail('bad character in domain literal', i);
-    }
-    this.pos = close + 1;
-    return this.s.slice(start, close + 1);
   }
 
   angleAddr(): string {
@@ -575,7 +467,7 @@ function formatPhrase(name: string): string {
   let atoms = name.length > 0;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e) {
+    if ((c < 0x20 && c !== 0x09) || c > 0x7e) {
       plain = false;
       break;
     }
@@ -586,8 +478,14 @@ function formatPhrase(name: string): string {
   return atoms && !name.endsWith(' ') ? name : quoteString(name);
 }
 
-/** `Name <a@b>`, or `a@b` when there is no name; the name quoted or RFC 2047-encoded as needed. */
+/**
+ * `Name <a@b>`, or `a@b` when there is no name; the name quoted or RFC 2047-encoded as needed.
+ * Throws AddressError when the address holds CR, LF, NUL or angle brackets (header injection).
+ */
 export function formatMailbox(m: Mailbox): string {
+  // An address is written verbatim; a line break in it would start a new header field.
+  const bad = m.address.search(/[\r\n\0<>]/);
+  if (bad >= 0) throw new AddressError(`character not allowed in address at position ${bad}`, bad);
   if (!m.name) return m.address === '' ? '<>' : m.address;
   return formatPhrase(m.name) + ' <' + m.address + '>';
 }

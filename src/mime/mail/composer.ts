@@ -116,8 +116,8 @@ function toItems(input: AddressInput | undefined, field: string): AddressItem[] 
     }
   }
   for (const item of out) {
-    const text = JSON.stringify(item);
-    if (/\\[rn]/.test(text)) throw new ComposeError(`${field}: line break in address`);
+    const parts = 'group' in item ? [item.group, ...item.members.flatMap((m) => [m.name ?? '', m.address])] : [item.name ?? '', item.address];
+    if (parts.some((p) => /[\r\n]/.test(p))) throw new ComposeError(`${field}: line break in address`);
   }
   return out;
 }

@@ -27,6 +27,7 @@ export type { MimePart } from './part.js';
 export {
   type Attachment,
   decodeText,
+  decodeTextAsync,
   MAX_SLICE,
   MAX_SYNC_MS,
   MIN_SLICE,
@@ -37,5 +38,6 @@ export {
   parseMime,
   partText,
   readMessage,
+  SYNC_TEXT_BYTES,
   TARGET_SLICE_MS,
 } from './reader.js';

@@ -18,6 +18,9 @@
  * header block (the body starts there); an outer boundary closes unclosed inner multiparts;
  * end of input closes everything. A multipart whose start boundary never appears keeps its body
  * as `preamble` and records 'StartBoundaryNotFound'.
+ *
+ * Buffers passed to `write` are kept by reference while parsing (no copy); callers must not
+ * modify them afterwards.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { type Defect, MimeLimitError } from '../defects.js';
@@ -414,13 +417,23 @@ class LeafSink implements Sink {
     const out = this.decoder.end();
     if (out.length) this.data(out);
     for (const d of this.decoder.defects) this.parser.defect(this.part, d.type, d.message);
-    if (this.chunks) this.part.body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    if (this.chunks) this.part.body = ownBody(this.chunks);
     if (this.hash) this.part.sha256 = this.hash.digest('hex');
     this.finish();
     this.parser.sharedState.opts.onPartEnd?.(this.part);
   }
 
   protected finish(): void {}
+}
+
+/**
+ * One Buffer for a body. A lone chunk may be a view of a much larger input buffer (7bit bodies
+ * are not copied while parsing); copy it then, so a kept small body does not pin a big input.
+ */
+function ownBody(chunks: Buffer[]): Buffer {
+  if (chunks.length !== 1) return Buffer.concat(chunks);
+  const only = chunks[0]!;
+  return only.buffer.byteLength > 2 * only.length + 4096 ? Buffer.from(only) : only;
 }
 
 /** A message/rfc822 or message/global body: kept like a leaf and parsed as a nested message. */

@@ -16,6 +16,7 @@
 
 import { isAscii } from 'node:buffer';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { TextDecoder } from 'node:util';
 import type { Defect } from '../defects.js';
 import { decodeCharset, decodeUtf8OrLatin1, normalizeCharset } from '../entity/charset.js';
 import { decodeEncodedWords, type Headers } from '../header/index.js';
@@ -131,11 +132,43 @@ export async function parseMessage(input: MimeInput, opts: ParseMessageOptions =
     collect,
     hash: opts.hash ?? collect === 'text',
   });
-  return readMessage(root, defects);
+  // Big text bodies are decoded here in slices between event-loop turns, not in readMessage.
+  // Every text body is decoded here, between event-loop turns (big ones in slices), so neither
+  // a huge text part nor thousands of small ones make one long synchronous step.
+  const decoded = new Map<MimePart, DecodedText>();
+  let last = performance.now();
+  const visit = async (p: MimePart): Promise<void> => {
+    for (const c of p.children) await visit(c);
+    if (!p.body || !isBodyTextCandidate(p)) return;
+    if (p.body.length > SYNC_TEXT_BYTES) decoded.set(p, await decodeTextAsync(p.body, p.charset));
+    else decoded.set(p, decodeText(p.body, p.charset, true));
+    if (performance.now() - last > MAX_SYNC_MS) {
+      await yieldToLoop();
+      last = performance.now();
+    }
+  };
+  await visit(root);
+  return readMessage(root, defects, decoded);
 }
 
-/** Builds the ParsedMessage view of a parsed tree (synchronous; for callers of MimeParser). */
-export function readMessage(root: MimePart, defects: Defect[] = []): ParsedMessage {
+type DecodedText = ReturnType<typeof decodeCharset>;
+
+/** Text bodies up to this size are decoded synchronously; larger ones in slices. */
+export const SYNC_TEXT_BYTES = 256 * 1024;
+
+function isBodyTextCandidate(p: MimePart): boolean {
+  return (p.mediaType === 'text/plain' || p.mediaType === 'text/html') && p.disposition !== 'attachment';
+}
+
+/**
+ * Builds the ParsedMessage view of a parsed tree (synchronous; for callers of MimeParser).
+ * `decoded` holds text bodies already decoded by the caller.
+ */
+export function readMessage(
+  root: MimePart,
+  defects: Defect[] = [],
+  decoded?: ReadonlyMap<MimePart, DecodedText>,
+): ParsedMessage {
   const h = root.headers;
   const subject = h.get('subject');
   const msg: ParsedMessage = {
@@ -172,10 +205,9 @@ export function readMessage(root: MimePart, defects: Defect[] = []): ParsedMessa
       if (p.preamble) texts.push(decodeUtf8OrLatin1(p.preamble).replace(/\r\n/g, '\n'));
       return;
     }
-    const isText =
-      (p.mediaType === 'text/plain' || p.mediaType === 'text/html') && p.disposition !== 'attachment';
+    const isText = isBodyTextCandidate(p);
     if (isText && p.body) {
-      const r = decodeText(p.body, p.charset, true);
+      const r = decoded?.get(p) ?? decodeText(p.body, p.charset, true);
       if (r.defect) defects.push({ ...r.defect, path: p.path });
       (p.mediaType === 'text/html' ? htmls : texts).push(r.text);
       return;
@@ -227,15 +259,56 @@ export function decodeText(
 
 /** Drops the CR of every CRLF. */
 function crlfToLf(buf: Buffer): Buffer {
-  let i = buf.indexOf(0x0d);
+  const i = buf.indexOf(0x0d);
   if (i < 0) return buf;
   const out = Buffer.allocUnsafe(buf.length);
-  let o = buf.copy(out, 0, 0, i);
-  for (const n = buf.length; i < n; i++) {
+  const o = dropCr(buf, out, i, buf.length, buf.copy(out, 0, 0, i));
+  return out.subarray(0, o);
+}
+
+function dropCr(buf: Buffer, out: Buffer, from: number, to: number, o: number): number {
+  for (let i = from; i < to; i++) {
     const b = buf[i]!;
     if (b !== 0x0d || buf[i + 1] !== 0x0a) out[o++] = b;
   }
-  return out.subarray(0, o);
+  return o;
+}
+
+const ASYNC_SLICE = 128 * 1024;
+
+/** decodeText for big bodies: the same result, computed in slices with event-loop turns between. */
+export async function decodeTextAsync(body: Buffer, charset: string | undefined): Promise<DecodedText> {
+  const enc = charset === undefined ? 'utf-8' : normalizeCharset(charset);
+  if (enc === undefined || NOT_ASCII_COMPATIBLE.test(enc)) return decodeText(body, charset, true);
+  let bytes = body;
+  const first = body.indexOf(0x0d);
+  if (first >= 0) {
+    const out = Buffer.allocUnsafe(body.length);
+    let o = body.copy(out, 0, 0, first);
+    for (let i = first; i < body.length; i += ASYNC_SLICE) {
+      o = dropCr(body, out, i, Math.min(body.length, i + ASYNC_SLICE), o);
+      await yieldToLoop();
+    }
+    bytes = out.subarray(0, o);
+  }
+  // ASCII, UTF-8 and undeclared text decode natively and fast; other charsets go through a
+  // streaming TextDecoder a slice at a time.
+  if (isAscii(bytes)) return { text: bytes.toString('latin1') };
+  if (charset === undefined || enc === 'utf-8') return decodeCharset(bytes, charset);
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(enc);
+  } catch {
+    return decodeCharset(bytes, charset);
+  }
+  const pieces: string[] = [];
+  for (let i = 0; i < bytes.length; i += ASYNC_SLICE) {
+    pieces.push(
+      decoder.decode(bytes.subarray(i, i + ASYNC_SLICE), { stream: i + ASYNC_SLICE < bytes.length }),
+    );
+    await yieldToLoop();
+  }
+  return { text: pieces.join('') };
 }
 
 function mailboxes(h: Headers, name: string, defects: Defect[]): Mailbox[] {

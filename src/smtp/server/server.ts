@@ -67,7 +67,6 @@ export class SmtpServer implements ConnectionHost {
       this.server.listen(port, host, () => {
         this.server.off('error', onError);
         const addr = this.server.address() as AddressInfo;
-        this.logger.info({ address: addr.address, port: addr.port }, 'listening');
         resolve(addr);
       });
     });

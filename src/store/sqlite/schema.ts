@@ -93,8 +93,8 @@ export const MIGRATIONS: readonly Migration[] = [
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the database to SCHEMA_VERSION; returns the steps applied. Refuses newer databases. */
-export function migrate(db: Database.Database, path: string): number {
+/** Refuses a database written by a newer Posthorn (StoreError 'invalid'), reading only. */
+export function checkNotNewer(db: Database.Database, path: string): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     throw new StoreError(
@@ -102,6 +102,11 @@ export function migrate(db: Database.Database, path: string): number {
       `database ${path} has schema version ${current}, newer than ${SCHEMA_VERSION} known to this Posthorn; upgrade Posthorn`,
     );
   }
+}
+
+/** Brings the database to SCHEMA_VERSION; returns the steps applied. Refuses newer databases. */
+export function migrate(db: Database.Database, path: string): number {
+  checkNotNewer(db, path);
   let applied = 0;
   // Each step re-reads the version inside the write lock: another process may migrate meanwhile.
   const step = db.transaction((): boolean => {

@@ -1,31 +1,37 @@
 /**
  * The embedded default Store: one SQLite file (better-sqlite3 v12) in WAL mode.
  *
- * Threads. better-sqlite3 is synchronous, and an fsync takes milliseconds, so every write runs in
- * one writer thread (node:worker_threads, writer-worker.ts) and the main thread never waits on the
- * disk for a write: while a 25 MiB message is committed there, 1,000 SMTP sessions keep being
- * served. Reads (listing, fetching bytes) run on the main thread through a second, read-only
- * connection; WAL readers never wait for the writer, and each read statement is short (one index
- * lookup or one chunk row).
+ * Threads. better-sqlite3 is synchronous and an fsync takes milliseconds, so every write runs in
+ * one writer thread (node:worker_threads, writer-worker.ts): the main thread never waits on the
+ * disk for a write. What a delivery costs the main thread is copying and hashing its bytes
+ * (measured: 0.04-0.1 ms per 64 KiB write) and posting messages; a 25 MiB delivery is committed
+ * in ~0.3 s while the event loop keeps serving other sessions. Reads (listing, fetching bytes)
+ * run on the main thread through a second, read-only connection: WAL readers never wait for the
+ * writer, and each read statement is short (one indexed query, or one chunk row per step).
  *
  * Group commit. Requests made in one event-loop turn travel to the writer in one message; the
- * writer puts everything that arrived while its previous transaction was being synced into the
- * next transaction, so N concurrent deliveries share one fsync and throughput grows with
- * concurrency (bench/store.bench.ts). A commit resolves only after its transaction is durable.
+ * writer puts everything that arrived while its previous transaction was being written and synced
+ * into the next transaction, so concurrent deliveries share one fsync. A commit resolves only
+ * after its transaction is durable. bench/store.bench.ts, 4 KiB messages, commits/s at 1/20/100
+ * concurrent deliveries, 2 cores, quiet machine: FULL 2,479 / 14,133 / 18,119; NORMAL 4,441 /
+ * 16,705 / 20,126; the peer (better-sqlite3, one fsync per message) 5,739 / 3,175 / 1,500.
  *
  * Durability. `synchronous = FULL` by default: in WAL mode SQLite then fsyncs the log at every
- * commit, so a resolved commit survives a SIGKILL and a power loss. `NORMAL` would survive a
- * SIGKILL (the log is in the OS page cache) but not a power loss; with group commit FULL costs one
- * fsync per batch, not per message, so we keep FULL (measured: bench/store.bench.ts prints both).
+ * commit, so a resolved commit survives a SIGKILL and a power loss. NORMAL survives a SIGKILL (the
+ * log is in the OS page cache) but not a power loss; group commit makes FULL cost one fsync per
+ * batch, and the measured gap at 20 concurrent deliveries is ~15%, so FULL it is.
  *
- * Bytes. Messages are stored once per delivery in `blob_chunks` rows of `chunkSize` (256 KiB
- * default; a typical message is one row), written as they arrive and read back row by row, never
- * whole in memory. Rows beside the data, not files: one fsync covers bytes and metadata, and the
- * PostgreSQL store can use the same layout. Blobs of deliveries that never committed (abort,
- * crash) are deleted by abort or reclaimed on the next open.
+ * Bytes. A message's bytes are stored once per delivery in `blob_chunks` rows of `chunkSize`
+ * (256 KiB: a typical message is one row), written while they arrive and read back row by row,
+ * never whole in memory. Rows, not files beside the database: one WAL fsync covers the bytes and
+ * the metadata of a whole batch, where files need an fsync of each file and of its directory per
+ * message (the per-message-fsync peer above shows that ceiling); and the PostgreSQL store can keep
+ * the same layout. Blobs of deliveries that never committed are deleted by abort, or reclaimed on
+ * the next open once their process is gone (crash).
  *
- * Schema: schema.ts (migrations, `user_version`); foreign keys on. The maildrop lock is an
- * in-process table (one node owns a SQLite file); it dies with `release()` or the process.
+ * Schema: schema.ts (ordered migrations, `PRAGMA user_version`; a newer schema is refused);
+ * foreign keys on. The maildrop lock is an in-process table (one node owns a SQLite file): it
+ * dies with `release()` or with the process.
  */
 import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -58,14 +64,19 @@ export const DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 
 export interface SqliteStoreOptions {
+  /** Migrations and reclaimed space are logged here (default: silent). */
   logger?: Logger;
   /** 'full' (default) survives power loss; 'normal' survives a process crash only. */
   synchronous?: 'full' | 'normal';
+  /** Bytes per stored chunk row (DEFAULT_CHUNK_SIZE); 1 KiB to 64 MiB. */
   chunkSize?: number;
+  /** Unacknowledged chunks per delivery before its `write` waits (DEFAULT_MAX_INFLIGHT_CHUNKS). */
   maxInflightChunks?: number;
   /** Unacknowledged chunk bytes of all deliveries together before writers wait. */
   maxInflightBytes?: number;
+  /** Chunk bytes per writer transaction (DEFAULT_MAX_BATCH_BYTES). */
   maxBatchBytes?: number;
+  /** Wait for another process's write lock, and bound of the reader's wait (2 s at most). */
   busyTimeoutMs?: number;
 }
 

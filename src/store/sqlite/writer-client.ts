@@ -66,10 +66,12 @@ export class WriterClient {
         }
       });
       worker.on('error', (err) => {
-        if (!ready) reject(err);
+        if (!ready) reject(new StoreError('unavailable', `store writer failed to start: ${err.message}`));
         client.fail(`store writer failed: ${err.message}`);
       });
       worker.on('exit', () => {
+        // After init-error this is a no-op: a promise settles once.
+        if (!ready) reject(new StoreError('unavailable', 'store writer exited before opening the database'));
         client.fail('store writer stopped');
         client.onClosed?.();
       });

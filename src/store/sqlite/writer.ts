@@ -14,7 +14,7 @@
 import Database from 'better-sqlite3';
 import { StoreError } from '../types.js';
 import type { CommittedEntry, WriteOp, WriterOptions } from './protocol.js';
-import { migrate, SCHEMA_VERSION } from './schema.js';
+import { checkNotNewer, migrate, SCHEMA_VERSION } from './schema.js';
 
 type Op<K extends WriteOp['op']> = Extract<WriteOp, { op: K }>;
 
@@ -32,14 +32,24 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Opens the file for writing; a schema newer than ours is refused before anything is changed. */
 export function openDatabase(opts: WriterOptions): Database.Database {
   const db = new Database(opts.path, { timeout: opts.busyTimeoutMs });
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  db.pragma('foreign_keys = ON');
-  // Big deliveries would otherwise leave a WAL file as large as the largest batch forever.
-  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-  return db;
+  try {
+    checkNotNewer(db, opts.path);
+    // The read connection on the main thread relies on WAL to never wait for this writer.
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal')
+      throw new StoreError('unavailable', `${opts.path}: the file system does not allow WAL mode`);
+    db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+    // Big deliveries would otherwise leave a WAL file as large as the largest batch forever.
+    db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
 }
 
 export class Writer {

@@ -16,6 +16,15 @@ import {
   parsePath,
 } from '../../../src/mime/mail/address.js';
 
+/** Any Unicode scalar value, with the characters that matter here made likely. */
+const unicodeChar = fc.oneof(
+  fc.constantFrom('a', ' ', '=', '?', '_', '\t', '"', '\\', 'é', '한', '😀'),
+  fc
+    .integer({ min: 0, max: 0x10ffff })
+    .filter((c) => c < 0xd800 || c > 0xdfff)
+    .map((c) => String.fromCodePoint(c)),
+);
+
 function list(value: string): AddressItem[] {
   return parseAddressList(value).value;
 }
@@ -190,7 +199,7 @@ describe('parseAddressList leniency', () => {
       fc.property(fc.string({ unit: fc.constantFrom(...'<>@,:;"()[]\\ a.é\r\n'), maxLength: 60 }), (s) => {
         parseAddressList(s);
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
     );
     const evil = '<'.repeat(20_000) + '"'.repeat(20_000) + '('.repeat(20_000) + 'a@b,'.repeat(20_000);
     const t0 = performance.now();
@@ -271,7 +280,7 @@ describe('parsePath (RFC 5321 §4.1.2)', () => {
     ['<jdoe>', 5, /expected "@"/],
     ['<.a@x.test>', 1, /expected local part/],
     ['<a.@x.test>', 3, /empty atom/],
-    ['<a@x_y.test>', 3, /expected ">"/],
+    ['<a@x_y.test>', 4, /expected ">"/],
     ['<a@-x.test>', 3, /invalid domain/],
     ['<a@x.test.>', 3, /invalid domain/],
     ['<a@[1.2.3.999]>', 3, /invalid address literal/],
@@ -292,8 +301,8 @@ describe('parsePath (RFC 5321 §4.1.2)', () => {
     });
   }
   test('path length limit (§4.5.3.1.3)', () => {
-    const long = `<${'a'.repeat(60)}@${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.test>`;
-    assert.ok(long.length > 256);
+    const long = `<${'a'.repeat(60)}@${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.${'e'.repeat(20)}.test>`;
+    assert.ok(long.length > 256, 'test input must exceed the limit');
     assert.throws(() => parsePath(long), /longer than 256/);
     assert.equal(parsePath(long, { maxPath: 1000 }), long.slice(1, -1));
   });
@@ -328,7 +337,7 @@ describe('domains', () => {
     assert.equal(domainToAscii('Bücher.example'), 'xn--bcher-kva.example');
     assert.equal(domainToUnicode('xn--bcher-kva.example'), 'bücher.example');
     assert.equal(domainToAscii('[192.0.2.1]'), '[192.0.2.1]');
-    assert.equal(addressToAscii('철수@예시.한국'), '철수@xn--9n2bp8q.xn--3e0b707e');
+    assert.equal(addressToAscii('철수@예시.한국'), '철수@xn--vv4b11d.xn--3e0b707e');
     assert.throws(() => domainToAscii('a b'), AddressError);
   });
 });
@@ -355,24 +364,35 @@ describe('formatMailbox / formatAddressList', () => {
       'A Group: a@b.test, Ed <c@d.test>;, x@y.test',
     );
   });
+  test('an address with a line break cannot inject a header', () => {
+    assert.throws(() => formatMailbox({ address: 'a@b.test\r\nBcc: x@y.test' }), AddressError);
+    assert.throws(() => formatAddressList([{ name: 'x', address: 'a@b>' }]), AddressError);
+    const f = formatMailbox({ name: 'Eve\r\nBcc: x@y.test', address: 'e@v.test' });
+    assert.ok(!/[\r\n]/.test(f), f);
+    assert.deepEqual(list(f), [{ name: 'Eve\r\nBcc: x@y.test', address: 'e@v.test' }]);
+  });
   test('property: parseAddressList(formatAddressList(x)) = x', () => {
     const name = fc.option(
-      fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }).filter((s) => s.trim() === s && s !== ''),
+      fc.string({ unit: unicodeChar, minLength: 1, maxLength: 40 }).filter((s) => s.trim() === s && s !== ''),
       {
         nil: undefined,
       },
     );
-    const local = fc.stringMatching(/^[a-z0-9!#$%&'*+/=?^_`{|}~-]{1,10}(\.[a-z0-9]{1,5})?$/);
+    const atom = fc.string({
+      unit: fc.constantFrom(..."az09!#$%&'*+/=?^_`{|}~-"),
+      minLength: 1,
+      maxLength: 8,
+    });
+    const local = fc.tuple(atom, fc.option(atom, { nil: undefined })).map(([a, b]) => (b ? a + '.' + b : a));
     const mailbox = fc
       .record({ name, address: local.map((l) => l + '@example.test') })
       .map((m) => (m.name === undefined ? { address: m.address } : { name: m.name, address: m.address }));
     fc.assert(
       fc.property(fc.array(mailbox, { maxLength: 5 }), (items) => {
         const parsed = parseAddressList(formatAddressList(items));
-        // A name made only of whitespace-collapsing or control text may normalise; compare exactly.
         assert.deepEqual(parsed.value, items);
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 });
