@@ -7,7 +7,8 @@
  *  - Postfix: accepted into its queue (fsync'd before 250) and delivered to a Maildir meanwhile;
  *  - smtp-sink: stores nothing (the ceiling of the load generator on this machine).
  * For each: messages/s at 1, 20 and 100 concurrent connections, one message per connection and
- * with connection reuse (smtp-source -d), and the peak memory of the server's process tree. All
+ * with connection reuse (smtp-source -d), the server's CPU per message (less sensitive than
+ * messages/s to other load on the machine), and the peak memory of its process tree. All
  * systems run at once and take turns scenario by scenario (Postfix's queue is drained into the
  * Maildir after each of its runs, so no background delivery overlaps another system's run).
  * Then Posthorn, and Haraka for comparison, hold 10,000 idle connections (greeted, silent) and
@@ -31,6 +32,7 @@ import {
   PeerUnavailable,
   peakRssBytes,
   sleep,
+  treeCpuSeconds,
   treeMemory,
 } from './peers/proc.js';
 import { mb, rate, ratio, table } from './peers/report.js';
@@ -70,6 +72,8 @@ type SmtpServer = BenchServer & { port: number };
 interface SystemResult {
   name: string;
   rates: Map<string, number>;
+  /** Server CPU seconds per message over the run (its whole process tree). */
+  cpuPerMsg: Map<string, number>;
   peak?: { rss: number; pss: number; hwm: number };
   note?: string;
   unavailable?: string;
@@ -126,7 +130,7 @@ async function measureAll(contenders: Contender[]): Promise<SystemResult[]> {
   };
   try {
     for (const c of contenders) {
-      const result: SystemResult = { name: c.name, rates: new Map() };
+      const result: SystemResult = { name: c.name, rates: new Map(), cpuPerMsg: new Map() };
       results.push(result);
       let server: SmtpServer | undefined;
       try {
@@ -146,6 +150,7 @@ async function measureAll(contenders: Contender[]): Promise<SystemResult[]> {
     for (const s of SCENARIOS) {
       for (const l of [...live]) {
         try {
+          const cpu0 = treeCpuSeconds(l.server.pid);
           const r = await smtpSource({
             port: l.server.port,
             sessions: s.sessions,
@@ -153,6 +158,7 @@ async function measureAll(contenders: Contender[]): Promise<SystemResult[]> {
             size: SIZE,
             reuse: s.reuse,
           });
+          l.result.cpuPerMsg.set(s.key, (treeCpuSeconds(l.server.pid) - cpu0) / s.messages);
           l.total += s.messages;
           l.result.rates.set(s.key, r.perSecond);
           process.stdout.write(
@@ -301,6 +307,13 @@ async function main(): Promise<void> {
       ),
     );
   }
+  console.log('\nserver CPU ms per message (whole process tree, during the run; lower is better)');
+  console.log(
+    table(
+      ['scenario', ...ok.map((r) => r.name)],
+      SCENARIOS.map((s) => [s.key, ...ok.map((r) => ((r.cpuPerMsg.get(s.key) ?? 0) * 1000).toFixed(3))]),
+    ),
+  );
   console.log('\npeak memory of the server process tree during the runs');
   console.log(
     table(

@@ -8,7 +8,7 @@
  * outlives a benchmark run. Linux only (/proc).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,7 +145,15 @@ export function run(
 export function spawnDaemon(
   cmd: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; onLine?: (line: string) => void; killAfterMs?: number } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    onLine?: (line: string) => void;
+    killAfterMs?: number;
+    /** Send stdout and stderr to this file instead of a pipe read here (a busy server's log then
+     * costs this process nothing); `onLine` is not called in that case. */
+    logFile?: string;
+  } = {},
 ): {
   child: ChildProcess;
   output: () => string;
@@ -155,11 +163,13 @@ export function spawnDaemon(
   /** Rejects if the child exits before `p` settles (a daemon that died while we waited on it). */
   alive: <T>(p: Promise<T>) => Promise<T>;
 } {
+  const logFd = opts.logFile ? openSync(opts.logFile, 'a') : undefined;
   const child = spawn(cmd, args, {
     env: opts.env ?? process.env,
     cwd: opts.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: logFd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', logFd, logFd],
   });
+  if (logFd !== undefined) closeSync(logFd);
   const tail: string[] = [];
   const feed = (stream: NodeJS.ReadableStream) => {
     let buf = '';
@@ -177,8 +187,8 @@ export function spawnDaemon(
       }
     });
   };
-  feed(child.stdout!);
-  feed(child.stderr!);
+  if (child.stdout) feed(child.stdout);
+  if (child.stderr) feed(child.stderr);
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
@@ -200,7 +210,16 @@ export function spawnDaemon(
         throw new Error(`${cmd} exited (${child.exitCode ?? child.signalCode})`);
       }),
     ]);
-  return { child, output: () => tail.join('\n'), stop, exited, alive };
+  const output = () => (opts.logFile ? lastLines(opts.logFile, 40) : tail.join('\n'));
+  return { child, output, stop, exited, alive };
+}
+
+function lastLines(file: string, n: number): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 /** The pid and every descendant of it, read from /proc. */

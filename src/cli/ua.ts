@@ -123,6 +123,7 @@ interface AddFlags {
   passwordEnv?: string;
   passwordStdin?: boolean;
   tlsVerify: boolean;
+  smtpAuth: boolean;
   default?: boolean;
 }
 
@@ -157,6 +158,7 @@ async function accountAdd(name: string, f: AddFlags): Promise<void> {
     user,
     passwordCommand: f.passwordCommand,
     passwordEnv: f.passwordEnv,
+    smtpAuth: f.smtpAuth ? undefined : false,
   };
   const password =
     f.passwordCommand || f.passwordEnv ? undefined : await readPassword({ passwordStdin: f.passwordStdin });
@@ -265,7 +267,7 @@ async function deliver(
     for await (const chunk of prepare(account, opts, out).message()) process.stdout.write(chunk as Buffer);
     return;
   }
-  const password = await book().password(account);
+  const password = account.smtpAuth === false ? '' : await book().password(account);
   const { maildir } = accountStorage(dataDir(), account.name);
   const r = await sendComposed(account, password, opts, { ...out, notify, sent: maildir });
   for (const x of r.refused) process.stderr.write(`posthorn: ${x.address}: refused: ${x.reply}\n`);
@@ -529,6 +531,7 @@ export function registerUaCommands(program: Command): void {
     .option('--password-env <var>', 'an environment variable holding the password')
     .option('--password-stdin', 'read the password from standard input')
     .option('--no-tls-verify', 'accept any certificate (test servers only)')
+    .option('--no-smtp-auth', 'send without logging in (a relay that trusts your network)')
     .option('--default', 'make it the default account')
     .action(act(accountAdd));
   account.command('list').description('list the accounts (* marks the default)').action(act(accountList));

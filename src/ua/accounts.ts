@@ -42,6 +42,11 @@ export interface Account {
   tlsVerify: boolean;
   /** Login name on both servers (default: the address). */
   user: string;
+  /**
+   * false: submit without SMTP AUTH, for relays that trust the client's network (a LAN smarthost).
+   * Default true: a mail program authenticates (RFC 6409 §4.3).
+   */
+  smtpAuth?: boolean;
   /** A shell command printing the password on its first line. */
   passwordCommand?: string;
   /** An environment variable holding the password. */

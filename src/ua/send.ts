@@ -80,6 +80,7 @@ export async function connectSmtp(
     rejectUnauthorized: account.tlsVerify,
     localName: localName ?? 'localhost',
   });
+  if (account.smtpAuth === false) return client;
   try {
     await client.auth({ username: account.user, password, allowInsecure: account.tls === 'none' });
   } catch (err) {

@@ -9,7 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { storeUrlFor } from '../../src/config/index.js';
 import { parseMessage } from '../../src/mime/index.js';
+import { openStore } from '../../src/store/index.js';
 import { accountStorage, configDir, dataDir } from '../../src/ua/index.js';
 import { tempDir } from '../support/tmp.js';
 import {
@@ -108,7 +110,8 @@ test('send → fetch → inbox → read: the same Korean text and attachment byt
   assert.deepEqual(readdirSync(saveDir), [FILE_NAME]);
   assert.ok(readFileSync(join(saveDir, FILE_NAME)).equals(attachment), 'attachment bytes unchanged');
 
-  assert.match(await uaOk(['inbox', '--unread'], bEnv), /INBOX: no unread messages/);
+  const [entry] = await accountStorage(dataDir(bEnv), 'work').maildir.list('INBOX');
+  assert.deepEqual(entry?.flags, ['\\Seen'], 'read marks it read');
   const raw = await uaOk(['read', '1', '--raw'], bEnv);
   assert.match(raw, /^Return-Path: <alice@example\.test>/m);
   assert.ok(/filename\*0\*=utf-8''%EB%B6%84/i.test(raw), 'RFC 2231 file name');
@@ -131,14 +134,33 @@ test('a refused recipient is named with the server reply; the others still get t
 
 test('--dry-run prints the message (with the receipt request) and sends nothing', async () => {
   const before = (await accountStorage(dataDir(aEnv), 'home').maildir.list('Sent')).length;
+  const html = join(work, 'body.html');
+  writeFileSync(html, '<p>본문 <b>HTML</b></p>');
   const out = await uaOk(
-    ['send', '--to', bob, '--subject', '초안', '-m', '본문', '--receipt', '--dry-run'],
+    [
+      'send',
+      '--to',
+      bob,
+      '--bcc',
+      carol,
+      '--subject',
+      '초안',
+      '-m',
+      '본문',
+      '--html-file',
+      html,
+      '--receipt',
+      '--dry-run',
+    ],
     aEnv,
   );
   const msg = await parseMessage(Buffer.from(out));
   assert.equal(msg.subject, '초안');
   assert.equal(msg.text, '본문');
+  assert.equal(msg.html, '<p>본문 <b>HTML</b></p>');
+  assert.match(msg.headers.get('content-type')!, /^multipart\/alternative/);
   assert.equal(msg.headers.get('disposition-notification-to'), alice);
+  assert.equal(msg.headers.get('bcc'), undefined, 'Bcc never becomes a header');
   assert.equal((await accountStorage(dataDir(aEnv), 'home').maildir.list('Sent')).length, before);
 });
 
@@ -149,8 +171,18 @@ test('inbox and read --local read the mailbox from the server store, without POP
   const read = await uaOk(['read', '1', '--local', carol, '--data', srv.data], {});
   assert.match(read, /^Subject: 서버에서 읽기$/m);
   assert.ok(read.includes('\n\n로컬 본문\n'));
-  // Marked read in the store.
-  assert.match(await uaOk(['inbox', '--local', carol, '--data', srv.data, '--unread'], {}), /no unread/);
+  // Marked read in the store the server serves.
+  const store = await openStore(storeUrlFor({ data: srv.data }));
+  try {
+    const user = await store.users.get(carol);
+    const box = await store.mailboxes.get(user!.id, 'INBOX');
+    assert.deepEqual(
+      (await store.messages.list(box!.id)).map((m) => m.flags),
+      [['\\Seen']],
+    );
+  } finally {
+    await store.close();
+  }
   const bad = await ua(['inbox', '--local', `nobody@${DOMAIN}`, '--data', srv.data], {});
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no user nobody@example\.test/);

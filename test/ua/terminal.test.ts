@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { before, test } from 'node:test';
 import stringWidth from 'string-width';
-import { composeMessageToBuffer } from '../../src/mime/index.js';
+import { composeMessageToBuffer, parseMessage } from '../../src/mime/index.js';
 import { AccountBook, accountStorage, configDir, dataDir, parseEndpoint } from '../../src/ua/index.js';
 import {
   addAccountDirect,
@@ -145,4 +145,26 @@ test('the fetch progress bar is drawn on a terminal only', {
     piped.stdout,
     /^fetched 25 messages .*; 0 already fetched; 0 deleted on the server; 25 left there\n$/,
   );
+});
+
+test('on a terminal without -m, the body is written in $EDITOR', {
+  skip: !hasScript && 'no script(1)',
+}, async () => {
+  // The editor is run as `$EDITOR FILE`; this one writes the body into FILE.
+  const editor = { EDITOR: "printf '편집기에서 쓴 본문' >" };
+  const r = await inPty(
+    ['send', '--to', 'x@example.test', '--subject', 's', '--dry-run'],
+    { ...inboxEnv, ...editor },
+    100,
+  );
+  assert.equal(r.code, 0, r.out);
+  const msg = await parseMessage(Buffer.from(r.out.replace(/\r\n/g, '\n')));
+  assert.equal(msg.text, '편집기에서 쓴 본문');
+  const empty = await inPty(
+    ['send', '--to', 'x@example.test', '--subject', 's', '--dry-run'],
+    { ...inboxEnv, EDITOR: 'true' },
+    100,
+  );
+  assert.equal(empty.code, 1);
+  assert.match(empty.out, /empty message; nothing sent/);
 });

@@ -19,7 +19,7 @@
  * Durability. `synchronous = FULL` by default: in WAL mode SQLite then fsyncs the log at every
  * commit, so a resolved commit survives a SIGKILL and a power loss. NORMAL survives a SIGKILL (the
  * log is in the OS page cache) but not a power loss; group commit makes FULL cost one fsync per
- * batch, and the measured gap at 20 concurrent deliveries is ~15%, so FULL it is.
+ * batch, and the measured gap at 20 concurrent deliveries is 15-20%, so FULL it is.
  *
  * Bytes. A message's bytes are stored once per delivery in `blob_chunks` rows of `chunkSize`
  * (256 KiB: a typical message is one row), written while they arrive and read back row by row,
