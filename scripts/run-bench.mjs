@@ -15,8 +15,12 @@ for (const name of names.length ? names : all) {
     process.exit(2);
   }
   console.log(`\n### bench ${name}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', `bench/${name}.bench.ts`, ...flags], {
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--expose-gc', `bench/${name}.bench.ts`, ...flags],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (r.status !== 0) process.exit(r.status ?? 1);
 }

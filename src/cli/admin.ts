@@ -82,16 +82,16 @@ export function registerAdminCommands(program: Command): void {
     const list = await withStore(flags, (s) => s.domains.list());
     for (const d of list) console.log(d.name);
   });
-  withStoreOptions(domain.command('del <name>').alias('rm').description('stop receiving mail for a domain')).action(
-    async (name: string, flags: StoreFlags) => {
-      const d = checkDomain(name);
-      await withStore(flags, async (store) => {
-        if (!(await store.domains.has(d))) throw new CliError(`no such domain: ${d}`);
-        await store.domains.remove(d);
-      });
-      console.log(`domain ${d} deleted`);
-    },
-  );
+  withStoreOptions(
+    domain.command('del <name>').alias('rm').description('stop receiving mail for a domain'),
+  ).action(async (name: string, flags: StoreFlags) => {
+    const d = checkDomain(name);
+    await withStore(flags, async (store) => {
+      if (!(await store.domains.has(d))) throw new CliError(`no such domain: ${d}`);
+      await store.domains.remove(d);
+    });
+    console.log(`domain ${d} deleted`);
+  });
 
   const user = program.command('user').description('manage mail users');
   withStoreOptions(
@@ -101,32 +101,41 @@ export function registerAdminCommands(program: Command): void {
       .option('--password <password>', 'the password (visible in the process list: prefer --password-stdin)')
       .option('--password-stdin', 'read the password from standard input')
       .option('--admin', 'may use the admin console'),
-  ).action(async (address: string, flags: StoreFlags & { password?: string; passwordStdin?: boolean; admin?: boolean }) => {
-    const a = checkAddress(address);
-    await withStore(flags, async (store) => {
-      await requireLocalDomain(store, a);
-      if (await store.users.get(a)) throw new CliError(`user ${a} already exists`);
-      const password = await readPassword(flags);
-      await store.users.add({ address: a, passwordHash: await hashPassword(password), isAdmin: !!flags.admin });
-    });
-    console.log(`user ${a} added`);
-  });
+  ).action(
+    async (
+      address: string,
+      flags: StoreFlags & { password?: string; passwordStdin?: boolean; admin?: boolean },
+    ) => {
+      const a = checkAddress(address);
+      await withStore(flags, async (store) => {
+        await requireLocalDomain(store, a);
+        if (await store.users.get(a)) throw new CliError(`user ${a} already exists`);
+        const password = await readPassword(flags);
+        await store.users.add({
+          address: a,
+          passwordHash: await hashPassword(password),
+          isAdmin: !!flags.admin,
+        });
+      });
+      console.log(`user ${a} added`);
+    },
+  );
   withStoreOptions(user.command('list [domain]').description('list users')).action(
     async (d: string | undefined, flags: StoreFlags) => {
       const list = await withStore(flags, (s) => s.users.list(d ? checkDomain(d) : undefined));
       for (const u of list) console.log(u.isAdmin ? `${u.address}\tadmin` : u.address);
     },
   );
-  withStoreOptions(user.command('del <address>').alias('rm').description('delete a user and its mail')).action(
-    async (address: string, flags: StoreFlags) => {
-      const a = checkAddress(address);
-      await withStore(flags, async (store) => {
-        if (!(await store.users.get(a))) throw new CliError(`no such user: ${a}`);
-        await store.users.remove(a);
-      });
-      console.log(`user ${a} deleted`);
-    },
-  );
+  withStoreOptions(
+    user.command('del <address>').alias('rm').description('delete a user and its mail'),
+  ).action(async (address: string, flags: StoreFlags) => {
+    const a = checkAddress(address);
+    await withStore(flags, async (store) => {
+      if (!(await store.users.get(a))) throw new CliError(`no such user: ${a}`);
+      await store.users.remove(a);
+    });
+    console.log(`user ${a} deleted`);
+  });
   withStoreOptions(
     user
       .command('passwd <address>')
@@ -143,27 +152,28 @@ export function registerAdminCommands(program: Command): void {
   });
 
   const alias = program.command('alias').description('manage aliases (an address that delivers to others)');
-  withStoreOptions(alias.command('add <alias> <targets...>').description('deliver mail for ALIAS to the targets')).action(
-    async (aliasAddr: string, targets: string[], flags: StoreFlags) => {
-      const a = checkAddress(aliasAddr);
-      const ts = targets.map(checkAddress);
-      await withStore(flags, async (store) => {
-        await requireLocalDomain(store, a);
-        if (await store.users.get(a)) throw new CliError(`${a} is a user; an alias cannot have the same address`);
-        for (const t of ts) {
-          const { domain: d } = splitAddress(t);
-          if (!(await store.domains.has(d))) {
-            throw new CliError(`${t} is not a local address; forwarding to other domains is not enabled yet`);
-          }
-          if (!(await store.users.get(t)) && !(await store.aliases.get(t))) {
-            throw new CliError(`${t} is neither a user nor an alias here`);
-          }
+  withStoreOptions(
+    alias.command('add <alias> <targets...>').description('deliver mail for ALIAS to the targets'),
+  ).action(async (aliasAddr: string, targets: string[], flags: StoreFlags) => {
+    const a = checkAddress(aliasAddr);
+    const ts = targets.map(checkAddress);
+    await withStore(flags, async (store) => {
+      await requireLocalDomain(store, a);
+      if (await store.users.get(a))
+        throw new CliError(`${a} is a user; an alias cannot have the same address`);
+      for (const t of ts) {
+        const { domain: d } = splitAddress(t);
+        if (!(await store.domains.has(d))) {
+          throw new CliError(`${t} is not a local address; forwarding to other domains is not enabled yet`);
         }
-        await store.aliases.add(a, ts);
-      });
-      console.log(`alias ${a} -> ${ts.join(', ')}`);
-    },
-  );
+        if (!(await store.users.get(t)) && !(await store.aliases.get(t))) {
+          throw new CliError(`${t} is neither a user nor an alias here`);
+        }
+      }
+      await store.aliases.add(a, ts);
+    });
+    console.log(`alias ${a} -> ${ts.join(', ')}`);
+  });
   withStoreOptions(alias.command('list [domain]').description('list aliases')).action(
     async (d: string | undefined, flags: StoreFlags) => {
       const list = await withStore(flags, (s) => s.aliases.list(d ? checkDomain(d) : undefined));

@@ -20,7 +20,9 @@ async function readStdin(): Promise<string> {
     size += (c as Buffer).length;
     if (size > 4096) throw new CliError('password on standard input is longer than 4096 bytes');
   }
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Asks on the terminal without echoing what is typed. */

@@ -110,11 +110,7 @@ export function formatListenAddr(a: ListenAddr): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
-function expect(
-  cond: boolean,
-  where: string,
-  message: string,
-): asserts cond {
+function expect(cond: boolean, where: string, message: string): asserts cond {
   if (!cond) throw new ConfigError(`${where}: ${message}`);
 }
 
@@ -222,7 +218,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     // The course's demo: loopback only, so a laptop never becomes a server for the world.
     cfg.demo = true;
     if (!flags.hostname && cfg.hostname === 'localhost') cfg.hostname = 'uu.ac.kr';
-    for (const l of LISTENERS) if (cfg.listen[l]) cfg.listen[l] = { host: '127.0.0.1', port: cfg.listen[l]!.port };
+    for (const l of LISTENERS)
+      if (cfg.listen[l]) cfg.listen[l] = { host: '127.0.0.1', port: cfg.listen[l]!.port };
   }
   for (const l of LISTENERS) {
     const v = flags[l];
@@ -240,7 +237,10 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
 }
 
 /** The store URL admin commands use: --store, $POSTHORN_STORE, else the SQLite file in the data dir. */
-export function storeUrlFor(opts: { data?: string; store?: string }, env: NodeJS.ProcessEnv = process.env): string {
+export function storeUrlFor(
+  opts: { data?: string; store?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   if (opts.store) return opts.store;
   if (env.POSTHORN_STORE) return env.POSTHORN_STORE;
   const dir = resolve(opts.data || env.POSTHORN_DATA || 'data');

@@ -1,3 +1,3 @@
 export * from './conn.js';
-export * from './logger.js';
 export * from './dns.js';
+export * from './logger.js';

@@ -15,7 +15,10 @@ export function createLogger(level: string, opts: { pretty?: boolean } = {}): Lo
   if (pretty) {
     return pino({
       ...base,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' },
+      },
     }) as unknown as Logger;
   }
   return pino(base, pino.destination({ dest: 1, sync: false })) as unknown as Logger;

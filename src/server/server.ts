@@ -50,11 +50,13 @@ async function ensureDemoAccount(store: Store, logger: Logger): Promise<void> {
 
 function bindError(err: NodeJS.ErrnoException, name: string, host: string, port: number): StartupError {
   const where = `${name} on ${host.includes(':') ? `[${host}]` : host}:${port}`;
-  if (err.code === 'EADDRINUSE') return new StartupError(`cannot listen for ${where}: the port is already in use`);
+  if (err.code === 'EADDRINUSE')
+    return new StartupError(`cannot listen for ${where}: the port is already in use`);
   if (err.code === 'EACCES') {
     return new StartupError(`cannot listen for ${where}: permission denied (ports below 1024 need root)`);
   }
-  if (err.code === 'EADDRNOTAVAIL') return new StartupError(`cannot listen for ${where}: no such local address`);
+  if (err.code === 'EADDRNOTAVAIL')
+    return new StartupError(`cannot listen for ${where}: no such local address`);
   return new StartupError(`cannot listen for ${where}: ${err.message}`);
 }
 

@@ -4,10 +4,10 @@
  * clients can at least encrypt). Configured files are watched, and a renewed certificate (e.g.
  * Let's Encrypt) is picked up without a restart.
  */
-import { watchFile, unwatchFile } from 'node:fs';
+import { unwatchFile, watchFile } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type SecureContext, createSecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from '../core/index.js';
 
 export interface TlsMaterial {
@@ -70,7 +70,10 @@ export function watchTls(
       onChange({ key, cert, context: createSecureContext({ key, cert }), selfSigned: false });
       logger.info({ cert: certFile }, 'TLS certificate reloaded');
     } catch (err) {
-      logger.warn({ err: (err as Error).message, cert: certFile }, 'TLS certificate reload failed; keeping the old one');
+      logger.warn(
+        { err: (err as Error).message, cert: certFile },
+        'TLS certificate reload failed; keeping the old one',
+      );
     }
   };
   watchFile(certFile, { interval: 5000 }, reload);

@@ -28,7 +28,10 @@ describe('config', () => {
 
   it('flags win over the file, the file over defaults', () => {
     const file = join(dir, 'a.toml');
-    writeFileSync(file, 'hostname = "mx.file.test"\n[listen]\nsmtp = "127.0.0.1:2525"\npop3 = "off"\n[smtp]\nmax_recipients = 5\n');
+    writeFileSync(
+      file,
+      'hostname = "mx.file.test"\n[listen]\nsmtp = "127.0.0.1:2525"\npop3 = "off"\n[smtp]\nmax_recipients = 5\n',
+    );
     const c = loadConfig({ config: file, smtp: '127.0.0.1:2626' }, {});
     assert.equal(c.hostname, 'mx.file.test');
     assert.deepEqual(c.listen.smtp, { host: '127.0.0.1', port: 2626 });
@@ -39,7 +42,10 @@ describe('config', () => {
   it('names the file and key of a mistake', () => {
     const file = join(dir, 'bad.toml');
     writeFileSync(file, '[smtp]\nmax_recipents = 5\n');
-    assert.throws(() => loadConfig({ config: file }, {}), new RegExp(`${file}: unknown key 'smtp.max_recipents'`));
+    assert.throws(
+      () => loadConfig({ config: file }, {}),
+      new RegExp(`${file}: unknown key 'smtp.max_recipents'`),
+    );
     writeFileSync(file, '[smtp]\nmax_recipients = "many"\n');
     assert.throws(() => loadConfig({ config: file }, {}), /smtp\.max_recipients: must be a positive integer/);
     writeFileSync(file, 'hostname = \n');

@@ -33,7 +33,11 @@ describe('real POP3 clients', () => {
   before(async () => {
     await cliOk(['domain', 'add', 'uu.ac.kr', '--data', data]);
     await cliOk(['user', 'add', 'kihyun@uu.ac.kr', '--password', 'kihyun0', '--data', data]);
-    server = await startServe(data, ['--hostname', 'uu.ac.kr', '--pop3s', '127.0.0.1:0'], ['smtp', 'pop3', 'pop3s']);
+    server = await startServe(
+      data,
+      ['--hostname', 'uu.ac.kr', '--pop3s', '127.0.0.1:0'],
+      ['smtp', 'pop3', 'pop3s'],
+    );
     const dotted = sent
       .split('\r\n')
       .map((l) => (l.startsWith('.') ? `.${l}` : l))
@@ -48,11 +52,29 @@ describe('real POP3 clients', () => {
   after(() => server?.stop());
 
   it('curl pop3:// and pop3s://', async () => {
-    const plain = await runOk('curl', ['--silent', '--show-error', `pop3://127.0.0.1:${server.ports.pop3}/1`, '-u', 'kihyun@uu.ac.kr:kihyun0']);
+    const plain = await runOk('curl', [
+      '--silent',
+      '--show-error',
+      `pop3://127.0.0.1:${server.ports.pop3}/1`,
+      '-u',
+      'kihyun@uu.ac.kr:kihyun0',
+    ]);
     assert.equal(plain.stdout.toString('latin1'), stored.toString('latin1'));
-    const tls = await runOk('curl', ['--silent', '--show-error', '-k', `pop3s://127.0.0.1:${server.ports.pop3s}/1`, '-u', 'kihyun:kihyun0']);
+    const tls = await runOk('curl', [
+      '--silent',
+      '--show-error',
+      '-k',
+      `pop3s://127.0.0.1:${server.ports.pop3s}/1`,
+      '-u',
+      'kihyun:kihyun0',
+    ]);
     assert.equal(tls.stdout.toString('latin1'), stored.toString('latin1'));
-    const list = await runOk('curl', ['--silent', `pop3://127.0.0.1:${server.ports.pop3}/`, '-u', 'kihyun:kihyun0']);
+    const list = await runOk('curl', [
+      '--silent',
+      `pop3://127.0.0.1:${server.ports.pop3}/`,
+      '-u',
+      'kihyun:kihyun0',
+    ]);
     assert.equal(list.stdout.toString(), `1 ${stored.length}\r\n`);
   });
 

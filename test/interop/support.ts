@@ -23,14 +23,23 @@ export function run(
   });
 }
 
-export async function runOk(cmd: string, args: string[], opts?: { input?: string | Buffer; timeoutMs?: number }) {
+export async function runOk(
+  cmd: string,
+  args: string[],
+  opts?: { input?: string | Buffer; timeoutMs?: number },
+) {
   const r = await run(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${cmd} exited ${r.code}\n${r.stderr}\n${r.stdout.toString()}`);
   return r;
 }
 
 /** Every message in a POP3 maildrop, un-stuffed, as the exact stored bytes (CRLF line ends). */
-export async function popAll(port: number, user: string, pass: string, opts: { dele?: boolean } = {}): Promise<Buffer[]> {
+export async function popAll(
+  port: number,
+  user: string,
+  pass: string,
+  opts: { dele?: boolean } = {},
+): Promise<Buffer[]> {
   const c = await LineClient.connect(port);
   try {
     await play(c, `S: +OK*\nC: USER ${user}\nS: +OK*\nC: PASS ${pass}\nS: +OK*\nC: STAT\nS: +OK*`);

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { silentLogger } from '../../src/core/index.js';
 import { Authenticator, hashPassword } from '../../src/mta/auth/index.js';
 import { InboundBackend } from '../../src/mta/inbound/index.js';
 import { SmtpServer } from '../../src/smtp/index.js';
 import { createMemoryStore, openSqliteStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
-import { silentLogger } from '../../src/core/index.js';
 import { tempDir } from '../support/tmp.js';
 import { LineClient, play, transcript } from '../support/transcript.js';
 
@@ -54,7 +54,12 @@ for (const [kind, open] of stores) {
         authenticator: new Authenticator(store, { defaultDomain: 'uu.ac.kr' }),
       });
       mx = new SmtpServer({ hostname: 'mx.uu.ac.kr', backend, limits: { maxMessageSize: 64 * 1024 } });
-      submission = new SmtpServer({ hostname: 'mx.uu.ac.kr', backend, listener: 'submission', requireAuth: true });
+      submission = new SmtpServer({
+        hostname: 'mx.uu.ac.kr',
+        backend,
+        listener: 'submission',
+        requireAuth: true,
+      });
       mxPort = (await mx.listen('127.0.0.1', 0)).port;
       subPort = (await submission.listen('127.0.0.1', 0)).port;
     });

@@ -21,11 +21,16 @@ describe('posthorn admin commands', () => {
   it('adds, lists and deletes domains, users and aliases', async () => {
     await cliOk(['domain', 'add', 'UU.ac.kr', '--data', data]);
     assert.equal(await cliOk(['domain', 'list', '--data', data]), 'uu.ac.kr\n');
-    await cliOk(['user', 'add', 'kihyun@uu.ac.kr', '--password-stdin', '--data', data], { input: 'kihyun0\n' });
+    await cliOk(['user', 'add', 'kihyun@uu.ac.kr', '--password-stdin', '--data', data], {
+      input: 'kihyun0\n',
+    });
     await cliOk(['user', 'add', 'boss@uu.ac.kr', '--password', 'pw', '--admin', '--data', data]);
     assert.equal(await cliOk(['user', 'list', '--data', data]), 'boss@uu.ac.kr\tadmin\nkihyun@uu.ac.kr\n');
     await cliOk(['alias', 'add', 'team@uu.ac.kr', 'kihyun@uu.ac.kr', 'boss@uu.ac.kr', '--data', data]);
-    assert.equal(await cliOk(['alias', 'list', '--data', data]), 'team@uu.ac.kr\tkihyun@uu.ac.kr, boss@uu.ac.kr\n');
+    assert.equal(
+      await cliOk(['alias', 'list', '--data', data]),
+      'team@uu.ac.kr\tkihyun@uu.ac.kr, boss@uu.ac.kr\n',
+    );
     await cliOk(['user', 'passwd', 'kihyun@uu.ac.kr', '--password', 'new', '--data', data]);
     await cliOk(['alias', 'del', 'team@uu.ac.kr', '--data', data]);
     await cliOk(['user', 'del', 'boss@uu.ac.kr', '--data', data]);
@@ -90,7 +95,10 @@ describe('posthorn serve refuses to start with one clear line', () => {
         'off',
       ]);
       assert.equal(r.code, 1);
-      assert.match(oneLine(r.stderr), new RegExp(`cannot listen for smtp on 127\\.0\\.0\\.1:${port}: the port is already in use`));
+      assert.match(
+        oneLine(r.stderr),
+        new RegExp(`cannot listen for smtp on 127\\.0\\.0\\.1:${port}: the port is already in use`),
+      );
     } finally {
       blocker.close();
     }

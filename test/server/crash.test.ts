@@ -57,7 +57,9 @@ describe('crash safety', () => {
   });
 
   it('a message that got 250 is there, whole, after SIGKILL and restart', async () => {
-    const body = Array.from({ length: 2000 }, (_, i) => `line ${i} ${randomBytes(24).toString('hex')}`).join('\r\n');
+    const body = Array.from({ length: 2000 }, (_, i) => `line ${i} ${randomBytes(24).toString('hex')}`).join(
+      '\r\n',
+    );
     const s1 = await startServe(data);
     const c = await LineClient.connect(s1.ports.smtp!);
     await play(
@@ -84,7 +86,10 @@ describe('crash safety', () => {
     try {
       const got = await popRetr(s2.ports.pop3!);
       const text = got.toString('latin1');
-      assert.ok(text.endsWith(`Subject: survive\r\n\r\n${body}\r\n`), 'stored bytes end with the message as sent');
+      assert.ok(
+        text.endsWith(`Subject: survive\r\n\r\n${body}\r\n`),
+        'stored bytes end with the message as sent',
+      );
       assert.match(text, /^Return-Path: <a@example\.org>\r\nReceived: /);
     } finally {
       await s2.stop();

@@ -92,7 +92,7 @@ describe('the textbook session (SMTP on 25, POP3 on 110)', () => {
     // The size STAT announced is the exact number of octets RETR sent (before byte-stuffing).
     const stat = pop.log.find((l) => l.startsWith('S: +OK 1 '))!;
     const size = Number(stat.split(' ')[3]);
-    const retr = pop.log.slice(pop.log.findIndex((l) => l === 'S: Return-Path: <sender@example.org>'));
+    const retr = pop.log.slice(pop.log.indexOf('S: Return-Path: <sender@example.org>'));
     const body = retr.slice(0, retr.indexOf('S: .')).map((l) => l.slice(3).replace(/^\.\./, '.'));
     assert.equal(size, Buffer.byteLength(`${body.join('\r\n')}\r\n`, 'latin1'));
 

@@ -25,7 +25,7 @@ export class FakeResolver implements DnsResolver {
     const n = name.toLowerCase().replace(/\.$/, '');
     this.queries.push(`${type} ${n}`);
     const v = map.get(n);
-    if (v && v.length) return Promise.resolve(v);
+    if (v?.length) return Promise.resolve(v);
     return Promise.reject(dnsError(this.exists(n) ? 'ENODATA' : 'ENOTFOUND', n));
   }
 

@@ -15,7 +15,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function cli(
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
       cwd: root,
@@ -59,7 +62,19 @@ export async function startServe(
   args: string[] = [],
   wait: string[] = ['smtp', 'pop3'],
 ): Promise<ServerProcess> {
-  const all = ['serve', '--data', dataDir, '--hostname', 'mx.test', '--smtp', '127.0.0.1:0', '--pop3', '127.0.0.1:0', ...OFF, ...args];
+  const all = [
+    'serve',
+    '--data',
+    dataDir,
+    '--hostname',
+    'mx.test',
+    '--smtp',
+    '127.0.0.1:0',
+    '--pop3',
+    '127.0.0.1:0',
+    ...OFF,
+    ...args,
+  ];
   const proc = spawn(process.execPath, ['--import', 'tsx', main, ...all], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,9 +17,9 @@
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 
-export function unescape(s: string): string {
+export function unescapeScript(s: string): string {
   return s.replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_, e: string) => {
     if (e[0] === 'x' && e.length === 3) return String.fromCharCode(Number.parseInt(e.slice(1), 16));
     return ({ r: '\r', n: '\n', t: '\t', '0': '\0', '\\': '\\' } as Record<string, string>)[e] ?? e;
@@ -154,14 +154,16 @@ export async function play(client: LineClient, script: string, timeoutMs = 5000)
     const tag = line.slice(0, 2);
     const rest = line.slice(3);
     if (tag === 'C:') pending.push(`${rest}\r\n`);
-    else if (tag === 'C~') pending.push(unescape(rest));
+    else if (tag === 'C~') pending.push(unescapeScript(rest));
     else if (tag === 'S*') {
       flush();
       const lines = await client.readReply(timeoutMs);
       got.push(...lines);
       const last = lines[lines.length - 1]!;
       if (!globToRegExp(rest).test(last)) {
-        assert.fail(`expected reply ending ${JSON.stringify(rest)}\n     got ${JSON.stringify(last)}\n--- so far:\n${client.log.join('\n')}`);
+        assert.fail(
+          `expected reply ending ${JSON.stringify(rest)}\n     got ${JSON.stringify(last)}\n--- so far:\n${client.log.join('\n')}`,
+        );
       }
     } else if (tag === 'S:' || tag === 'S~') {
       flush();
@@ -170,11 +172,14 @@ export async function play(client: LineClient, script: string, timeoutMs = 5000)
         continue;
       }
       const l = await client.readLine(timeoutMs);
-      if (l === undefined) assert.fail(`server closed; expected ${JSON.stringify(rest)}\n${client.log.join('\n')}`);
+      if (l === undefined)
+        assert.fail(`server closed; expected ${JSON.stringify(rest)}\n${client.log.join('\n')}`);
       got.push(l);
       const re = tag === 'S:' ? globToRegExp(rest) : new RegExp(rest);
       if (!re.test(l)) {
-        assert.fail(`expected ${tag} ${JSON.stringify(rest)}\n     got ${JSON.stringify(l)}\n--- so far:\n${client.log.join('\n')}`);
+        assert.fail(
+          `expected ${tag} ${JSON.stringify(rest)}\n     got ${JSON.stringify(l)}\n--- so far:\n${client.log.join('\n')}`,
+        );
       }
     } else {
       throw new Error(`bad transcript line: ${raw}`);
@@ -185,7 +190,11 @@ export async function play(client: LineClient, script: string, timeoutMs = 5000)
 }
 
 /** Connects, plays the transcript, closes. */
-export async function transcript(port: number, script: string, opts: { host?: string; timeoutMs?: number } = {}) {
+export async function transcript(
+  port: number,
+  script: string,
+  opts: { host?: string; timeoutMs?: number } = {},
+) {
   const c = await LineClient.connect(port, opts.host);
   try {
     return await play(c, script, opts.timeoutMs);

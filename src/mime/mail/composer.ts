@@ -116,7 +116,10 @@ function toItems(input: AddressInput | undefined, field: string): AddressItem[] 
     }
   }
   for (const item of out) {
-    const parts = 'group' in item ? [item.group, ...item.members.flatMap((m) => [m.name ?? '', m.address])] : [item.name ?? '', item.address];
+    const parts =
+      'group' in item
+        ? [item.group, ...item.members.flatMap((m) => [m.name ?? '', m.address])]
+        : [item.name ?? '', item.address];
     if (parts.some((p) => /[\r\n]/.test(p))) throw new ComposeError(`${field}: line break in address`);
   }
   return out;

@@ -9,7 +9,9 @@ const DEFAULT = { N: 1 << 15, r: 8, p: 1, keyLen: 32 };
 
 function scryptAsync(password: string, salt: Buffer, keyLen: number, N: number, r: number, p: number) {
   return new Promise<Buffer>((resolve, reject) =>
-    scrypt(password, salt, keyLen, { N, r, p, maxmem: 256 * N * r }, (err, key) => (err ? reject(err) : resolve(key))),
+    scrypt(password, salt, keyLen, { N, r, p, maxmem: 256 * N * r }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
   );
 }
 

@@ -15,7 +15,9 @@ export type Resolution =
 
 export function splitAddress(address: string): { local: string; domain: string } {
   const at = address.lastIndexOf('@');
-  return at < 0 ? { local: address, domain: '' } : { local: address.slice(0, at), domain: address.slice(at + 1) };
+  return at < 0
+    ? { local: address, domain: '' }
+    : { local: address.slice(0, at), domain: address.slice(at + 1) };
 }
 
 export async function resolveRecipient(store: Store, address: string): Promise<Resolution> {
@@ -55,5 +57,7 @@ export async function resolveRecipient(store: Store, address: string): Promise<R
     for (const u of await store.users.list(domain)) if (u.isAdmin) users.set(u.id, u);
     found = users.size > 0;
   }
-  return found && (users.size > 0 || remote.length > 0) ? { kind: 'local', users: [...users.values()], remote } : { kind: 'unknown' };
+  return found && (users.size > 0 || remote.length > 0)
+    ? { kind: 'local', users: [...users.values()], remote }
+    : { kind: 'unknown' };
 }

@@ -11,7 +11,6 @@
  */
 import type { Readable } from 'node:stream';
 import { type ConnInfo, type Logger, newId } from '../../core/index.js';
-import { SmtpError } from '../../smtp/server/backend.js';
 import type {
   AuthBackend,
   Backend,
@@ -21,6 +20,7 @@ import type {
   Session,
   SmtpReply,
 } from '../../smtp/server/backend.js';
+import { SmtpError } from '../../smtp/server/backend.js';
 import type { Store, StoredEnvelope, User } from '../../store/types.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { resolveRecipient } from './recipients.js';
@@ -97,7 +97,8 @@ class InboundSession implements Session {
   async mail(from: string, opts: MailOptions): Promise<void> {
     if (this.conn.authUser && from !== '') {
       const ok = await this.guard('sender check', () => this.maySendAs(this.conn.authUser!, from));
-      if (!ok) throw new SmtpError(553, '5.7.1', `<${from}>: Sender address not owned by ${this.conn.authUser}`);
+      if (!ok)
+        throw new SmtpError(553, '5.7.1', `<${from}>: Sender address not owned by ${this.conn.authUser}`);
     }
     this.from = from;
     this.mailOpts = opts;
@@ -115,7 +116,11 @@ class InboundSession implements Session {
     const r = await this.guard('recipient lookup', () => resolveRecipient(this.opts.store, to));
     if (r.kind === 'remote') {
       if (this.conn.authUser) {
-        throw new SmtpError(550, '5.7.1', `<${to}>: Delivery to other domains is not enabled on this server yet`);
+        throw new SmtpError(
+          550,
+          '5.7.1',
+          `<${to}>: Delivery to other domains is not enabled on this server yet`,
+        );
       }
       throw new SmtpError(554, '5.7.1', `<${to}>: Relay access denied`);
     }

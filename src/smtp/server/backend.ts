@@ -17,7 +17,12 @@ export interface SmtpReply {
 /** A refusal with the reply the client will see; the internal reason goes to the log only. */
 export class SmtpError extends Error {
   readonly reply: SmtpReply;
-  constructor(code: number, enhanced: string | undefined, text: string | string[], readonly reason?: string) {
+  constructor(
+    code: number,
+    enhanced: string | undefined,
+    text: string | string[],
+    readonly reason?: string,
+  ) {
     super(Array.isArray(text) ? text.join(' ') : text);
     this.name = 'SmtpError';
     this.reply = enhanced === undefined ? { code, text } : { code, enhanced, text };

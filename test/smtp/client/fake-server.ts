@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { after } from 'node:test';
-import { unescape as unescapeScript } from '../../support/transcript.js';
+import { unescapeScript } from '../../support/transcript.js';
 
 export interface Conversation {
   /** Command lines received, in order (without CRLF). */
