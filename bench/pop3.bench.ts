@@ -24,6 +24,7 @@ import {
   type BenchServer,
   cleanupAll,
   ensurePeers,
+  MemorySampler,
   machineLoad,
   PeerUnavailable,
   treeCpuSeconds,
@@ -57,6 +58,9 @@ interface Contender {
   server: BenchServer;
   port: number;
   runs: Map<string, Measured[]>;
+  /** Memory of the server's process tree, sampled from the first warm-up to the last run. */
+  mem?: MemorySampler;
+  peak?: { rss: number; pss: number };
 }
 
 interface Unavailable {
@@ -147,6 +151,7 @@ async function main(): Promise<void> {
       unavailable.push({ name, reason: (err as Error).message.split('\n')[0]! });
     }
   }
+  for (const c of contenders) c.mem = new MemorySampler(c.server.pid, 100).start();
   // Both servers stay up and take turns, so machine noise hits both alike.
   for (const mbox of MAILBOXES) {
     for (const c of [...contenders]) {
@@ -163,7 +168,10 @@ async function main(): Promise<void> {
       for (const c of contenders) c.runs.get(mbox.label)!.push(await once(c, mbox));
     }
   }
-  for (const c of contenders) await c.server.stop();
+  for (const c of contenders) {
+    c.peak = c.mem?.stop();
+    await c.server.stop();
+  }
 
   const rows: string[][] = [];
   for (const mbox of MAILBOXES) {
@@ -221,6 +229,13 @@ async function main(): Promise<void> {
       ),
     );
   }
+  console.log('\npeak memory of the server process tree while serving (MB)');
+  console.log(
+    table(
+      ['server', 'RSS sum', 'PSS sum'],
+      contenders.map((c) => [c.name, mb(c.peak?.rss ?? 0), mb(c.peak?.pss ?? 0)]),
+    ),
+  );
   console.log(
     '\n(client CPU close to RETR seconds means poplib itself is the bottleneck; compare server CPU then)',
   );

@@ -1,22 +1,34 @@
 /**
  * `npm run bench -- store`: durable commits per second of 4 KiB deliveries into the store alone,
  * with 1, 20 and 100 concurrent deliveries, for the SQLite store (synchronous FULL, the default,
- * and NORMAL) and, in the same run, for the peer every durable store is measured against: plain
- * better-sqlite3 on the main thread with one transaction (one fsync) per message. Also the
- * main-thread event-loop delay (p99, max) while a 25 MiB message is being committed, which is what
- * 1,000 open SMTP sessions would feel.
+ * and NORMAL), the PostgreSQL store (group commit, synchronous_commit on) and, in the same run, for
+ * the peer every durable store is measured against: plain better-sqlite3 on the main thread with
+ * one transaction (one fsync) per message. Also the main-thread event-loop delay (p99, max) while
+ * a 25 MiB message is being committed, which is what 1,000 open SMTP sessions would feel.
+ *
+ * Then SMTP durable ingest end to end: real `posthorn serve` processes driven by
+ * Postfix's smtp-source over 20 connections, on SQLite (one node), PostgreSQL one node and
+ * PostgreSQL three nodes sharing one database, in the same run.
  *
  * Flags: --seconds=N per measurement (default 3), --repeat=N runs per cell, the median printed
- * (default 1), --only=sqlite-full,... to pick rows. The load average is printed: on a shared
- * machine, compare rows of the same run only.
+ * (default 1), --only=sqlite-full,... to pick rows, --smtp-messages=N per SMTP run (default 4000),
+ * --no-smtp / --no-store to skip a part. PostgreSQL: $POSTHORN_BENCH_PG (default
+ * postgres://postgres@127.0.0.1:5432/postgres); a database of its own is created and dropped.
+ * The load average is printed: on a shared machine, compare rows of the same run only.
  */
+
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { createMemoryStore, openSqliteStore, type Store } from '../src/store/index.js';
+import pg from 'pg';
+import { createMemoryStore, openPostgresStore, openSqliteStore, type Store } from '../src/store/index.js';
+import { benchTempDir, haveCommand, PeerUnavailable, sleep, spawnDaemon } from './peers/proc.js';
+import { smtpSource } from './peers/smtp-source.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const SECONDS = Number(arg('seconds') ?? 3);
@@ -78,8 +90,148 @@ const subjects: Subject[] = [
     open: async (dir) => storeSubject(await openSqliteStore(join(dir, 's.db'), { synchronous: 'normal' })),
   },
   { name: 'naive-sqlite-fsync-per-msg (peer)', open: async (dir) => naiveSqlite(dir) },
+  {
+    name: 'postgres (group commit)',
+    open: async () => {
+      const db = await benchDatabase();
+      const store = await openPostgresStore(db.url);
+      const s = await storeSubject(store);
+      return { deliver: s.deliver, close: () => s.close().finally(db.drop) };
+    },
+  },
   { name: 'memory (ceiling)', open: async () => storeSubject(createMemoryStore()) },
 ];
+const NO_STORE = process.argv.includes('--no-store');
+
+// ---- PostgreSQL and SMTP ingest over real nodes ------------------------------------------------
+
+const PG_ADMIN = process.env.POSTHORN_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A database of this run's own, dropped by `drop()`. */
+async function benchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new PeerUnavailable(`no PostgreSQL at ${PG_ADMIN}: ${(err as Error).message}`);
+  }
+  const name = `posthorn_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const u = new URL(PG_ADMIN);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+      await admin.end();
+    },
+  };
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')];
+
+function posthornCli(args: string[]): void {
+  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`posthorn ${args.join(' ')}: ${(r.stderr || r.stdout).trim()}`);
+}
+
+/** Starts `posthorn serve --store URL` with SMTP only, logging to a file; resolves its SMTP port. */
+async function startNode(
+  storeUrl: string,
+  name: string,
+): Promise<{ port: number; stop: () => Promise<void> }> {
+  const dir = benchTempDir(`posthorn-${name}`);
+  const config = join(dir, 'posthorn.toml');
+  writeFileSync(config, '[smtp]\nmax_connections = 20000\nmax_connections_per_ip = 20000\n');
+  const logFile = join(dir, 'posthorn.log');
+  const off = ['--submission', 'off', '--smtps', 'off', '--pop3', 'off', '--pop3s', 'off', '--web', 'off'];
+  const args = ['serve', '--config', config, '--data', join(dir, 'data'), '--store', storeUrl];
+  const d = spawnDaemon(
+    process.execPath,
+    [...CLI, ...args, '--hostname', 'bench.test', '--smtp', '127.0.0.1:0', ...off],
+    {
+      cwd: ROOT,
+      killAfterMs: 15_000,
+      logFile,
+    },
+  );
+  const port = await d.alive(
+    (async () => {
+      for (let i = 0; i < 300; i++) {
+        for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+          if (!line.includes('"listening"')) continue;
+          const rec = JSON.parse(line) as { listener?: string; port?: number };
+          if (rec.listener === 'smtp' && rec.port) return rec.port;
+        }
+        await sleep(100);
+      }
+      throw new Error(`node ${name} did not start: ${d.output()}`);
+    })(),
+  );
+  return { port, stop: d.stop };
+}
+
+/**
+ * SMTP durable ingest: smtp-source sends `messages` 4 KiB messages over 20 connections (kept
+ * open, -d), split evenly over the nodes; the rate is all messages over the slowest share's time.
+ */
+async function smtpIngest(o: { messages: number; repeat: number }): Promise<string> {
+  if (!haveCommand('smtp-source'))
+    return 'SMTP ingest: skipped (smtp-source, from Postfix, is not installed)';
+  const SESSIONS = 20;
+  const setups: { name: string; nodes: number; store: 'sqlite' | 'postgres' }[] = [
+    { name: 'sqlite, 1 node', nodes: 1, store: 'sqlite' },
+    { name: 'postgres, 1 node', nodes: 1, store: 'postgres' },
+    { name: 'postgres, 3 nodes', nodes: 3, store: 'postgres' },
+  ];
+  const lines = [
+    `SMTP durable ingest, ${SESSIONS} connections, ${o.messages} messages of 4 KiB, smtp-source -d (median of ${o.repeat}; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')})`,
+  ];
+  const rates: Record<string, number> = {};
+  for (const s of setups) {
+    const runs: number[] = [];
+    for (let r = 0; r < o.repeat; r++) {
+      const db = s.store === 'postgres' ? await benchDatabase() : undefined;
+      const url = db?.url ?? `sqlite:${join(benchTempDir('posthorn-sqlite'), 'posthorn.db')}`;
+      const nodes: { port: number; stop: () => Promise<void> }[] = [];
+      try {
+        posthornCli(['domain', 'add', 'bench.test', '--store', url]);
+        posthornCli(['user', 'add', 'u@bench.test', '--password', 'x', '--store', url]);
+        nodes.push(
+          ...(await Promise.all(Array.from({ length: s.nodes }, (_, i) => startNode(url, `n${i + 1}`)))),
+        );
+        // Warm-up: connections, prepared statements, JIT.
+        await Promise.all(
+          nodes.map((n) => smtpSource({ port: n.port, sessions: 4, messages: 200, size: 4096, reuse: true })),
+        );
+        const t0 = performance.now();
+        await Promise.all(
+          nodes.map((n, i) => {
+            const sessions = Math.floor(SESSIONS / nodes.length) + (i < SESSIONS % nodes.length ? 1 : 0);
+            const messages = Math.round((o.messages * sessions) / SESSIONS);
+            return smtpSource({ port: n.port, sessions, messages, size: 4096, reuse: true });
+          }),
+        );
+        runs.push(o.messages / ((performance.now() - t0) / 1000));
+      } finally {
+        await Promise.all(nodes.map((n) => n.stop()));
+        await db?.drop();
+      }
+    }
+    runs.sort((a, b) => a - b);
+    rates[s.name] = runs[Math.floor(runs.length / 2)]!;
+    lines.push(`${s.name.padEnd(24)}${rates[s.name]!.toFixed(0).padStart(8)} msgs/s`);
+  }
+  const base = rates['sqlite, 1 node']!;
+  lines.push(
+    `postgres 1 node / sqlite: ${(rates['postgres, 1 node']! / base).toFixed(2)}; postgres 3 nodes / 1 node: ${(rates['postgres, 3 nodes']! / rates['postgres, 1 node']!).toFixed(2)}`,
+  );
+  return lines.join('\n');
+}
+const NO_SMTP = process.argv.includes('--no-smtp');
 
 async function measure(s: Subject, concurrency: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'posthorn-bench-'));
@@ -165,21 +317,25 @@ async function bigMessageLag(): Promise<string> {
   }
 }
 
-console.log(
-  `4 KiB deliveries, durable commits/s (${SECONDS} s per cell, median of ${REPEAT}; load average ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')})`,
-);
-console.log(['store'.padEnd(36), ...CONCURRENCY.map((c) => `c=${c}`.padStart(10))].join(''));
-for (const s of subjects) {
-  if (ONLY && !ONLY.some((o) => s.name.startsWith(o))) continue;
-  const row = [s.name.padEnd(36)];
-  for (const c of CONCURRENCY) {
-    const runs: number[] = [];
-    for (let i = 0; i < REPEAT; i++) runs.push(await measure(s, c));
-    runs.sort((a, b) => a - b);
-    row.push(runs[Math.floor(runs.length / 2)]!.toFixed(0).padStart(10));
+if (!NO_STORE) {
+  console.log(
+    `4 KiB deliveries, durable commits/s (${SECONDS} s per cell, median of ${REPEAT}; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')})`,
+  );
+  console.log(['store'.padEnd(36), ...CONCURRENCY.map((c) => `c=${c}`.padStart(10))].join(''));
+  for (const s of subjects) {
+    if (ONLY && !ONLY.some((o) => s.name.startsWith(o))) continue;
+    const row = [s.name.padEnd(36)];
+    for (const c of CONCURRENCY) {
+      const runs: number[] = [];
+      for (let i = 0; i < REPEAT; i++) runs.push(await measure(s, c));
+      runs.sort((a, b) => a - b);
+      row.push(runs[Math.floor(runs.length / 2)]!.toFixed(0).padStart(10));
+    }
+    console.log(row.join(''));
   }
-  console.log(row.join(''));
+  console.log(await bigMessageLag());
 }
-console.log(await bigMessageLag());
+if (!NO_SMTP)
+  console.log(await smtpIngest({ messages: Number(arg('smtp-messages') ?? 4000), repeat: REPEAT }));

@@ -12,6 +12,7 @@
  * Failure semantics: any -ERR, a crash or a timeout rejects with the client's stderr.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { onCleanup } from './proc.js';
 
 const SCRIPT = `
 import json, poplib, sys, time
@@ -89,9 +90,13 @@ export function poplibRetrieveAll(
     });
     child.stdin.on('error', () => {});
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const unregister = onCleanup(() => {
+      child.kill('SIGKILL');
+    });
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
+      unregister();
       if (code !== 0) return reject(new Error(`poplib client: ${signal ?? `exit ${code}`}: ${err.trim()}`));
       resolve({ ...(JSON.parse(out) as Omit<PopRun, 'probed'>), probed });
     });

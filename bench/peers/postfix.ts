@@ -19,6 +19,7 @@ import {
   benchTempDir,
   freePort,
   haveCommand,
+  onCleanup,
   PeerUnavailable,
   run,
   sleep,
@@ -133,6 +134,19 @@ export async function startPostfix(): Promise<PostfixServer> {
   }
   const maildirNew = join(dir, 'mail', 'bench.test', 'u', 'new');
   let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      run('postfix', ['-c', etc, 'stop']);
+    } catch {
+      // The master also stops on SIGTERM, sent below to it and the wrapper.
+    }
+    await Promise.race([daemon.stop(), sleep(20_000)]);
+    unregister();
+  };
+  // cleanupAll() must run `postfix stop` too, not only signal the wrapper process.
+  const unregister = onCleanup(stop);
   return {
     name: 'Postfix',
     version: postfixVersion(),
@@ -145,16 +159,7 @@ export async function startPostfix(): Promise<PostfixServer> {
         return 0;
       }
     },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      try {
-        run('postfix', ['-c', etc, 'stop']);
-      } catch {
-        // start-fg's master also stops on SIGTERM below.
-      }
-      await Promise.race([daemon.stop(), sleep(20_000)]);
-    },
+    stop,
   };
 }
 

@@ -30,6 +30,12 @@ export class PeerUnavailable extends Error {
   override name = 'PeerUnavailable';
 }
 
+// Postfix's and Dovecot's programs live in /usr/sbin, which a non-root PATH may lack.
+for (const dir of ['/usr/sbin', '/sbin']) {
+  if (!(process.env.PATH ?? '').split(':').includes(dir))
+    process.env.PATH = `${process.env.PATH ?? ''}:${dir}`;
+}
+
 type Cleanup = () => void | Promise<void>;
 const cleanups: Cleanup[] = [];
 let cleaning: Promise<void> | undefined;
@@ -195,10 +201,14 @@ export function spawnDaemon(
   });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
+      // Descendants that outlive the child (a daemon forked by a wrapper script) would be
+      // reparented away from us: note them now, and kill any still there afterwards.
+      const tree = processTree(child.pid!).slice(1);
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 10_000);
       await exited;
       clearTimeout(t);
+      await killSurvivors(tree, opts.killAfterMs ?? 10_000);
     }
     unregister();
   };
@@ -219,6 +229,33 @@ function lastLines(file: string, n: number): string {
     return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
   } catch {
     return '';
+  }
+}
+
+/** SIGTERM, then after `graceMs` SIGKILL, to those of `pids` still running. */
+async function killSurvivors(pids: number[], graceMs: number): Promise<void> {
+  const running = () => pids.filter((pid) => readStat(pid) !== undefined && !isZombie(pid));
+  if (running().length === 0) return;
+  for (const pid of running()) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (running().length > 0 && Date.now() < deadline) await sleep(100);
+  for (const pid of running()) signal(pid, 'SIGKILL');
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return text.slice(text.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
   }
 }
 

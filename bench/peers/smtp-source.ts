@@ -10,6 +10,7 @@
  * Failure semantics: a failed or timed-out run rejects with smtp-source's own error text.
  */
 import { spawn } from 'node:child_process';
+import { onCleanup } from './proc.js';
 
 export interface SmtpLoad {
   port: number;
@@ -57,9 +58,13 @@ export function smtpSource(load: SmtpLoad): Promise<SmtpLoadResult> {
       if (err.length < 4000) err += d;
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), load.timeoutMs ?? 300_000);
+    const unregister = onCleanup(() => {
+      child.kill('SIGKILL');
+    });
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
+      unregister();
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       if (code === 0) resolve({ seconds, perSecond: load.messages / seconds });
       else reject(new Error(`smtp-source ${args.join(' ')}: ${signal ?? `exit ${code}`} ${err.trim()}`));

@@ -4,7 +4,10 @@ import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './admin.js';
 import { CliError } from './io.js';
 import { registerMimeCommands } from './mime.js';
+import { registerOutboundCommands } from './outbound.js';
 import { registerServeCommand } from './serve.js';
+import { registerStoreCommands } from './store.js';
+import { registerUaCommands } from './ua.js';
 
 const program = new Command('posthorn')
   .description('Posthorn: a complete, self-hostable e-mail system')
@@ -14,7 +17,10 @@ const program = new Command('posthorn')
 
 registerServeCommand(program);
 registerAdminCommands(program);
+registerOutboundCommands(program);
 registerMimeCommands(program);
+registerUaCommands(program);
+registerStoreCommands(program);
 
 try {
   await program.parseAsync(process.argv);

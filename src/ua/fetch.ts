@@ -115,20 +115,21 @@ export async function fetchMail(
 ): Promise<FetchSummary> {
   const { maildir, uids } = store;
   await maildir.ensure(INBOX);
-  await maildir.cleanTmp(INBOX);
-  await uids.load();
-  // Repair a crash between the rename and the UID record.
-  await uids.addTags(await maildir.uidTags());
-
   const client = await connectPop3(account, password, opts.timeoutMs);
   const summary: FetchSummary = { total: 0, fetched: 0, octets: 0, deleted: 0, skipped: 0 };
   try {
+    // Logged in, we hold the maildrop lock (RFC 1939 §8): no other fetch of this account writes
+    // into the INBOX now, so every tmp/ file is a dead run's.
+    await maildir.cleanTmp(INBOX, 0);
+    await uids.load();
+    // Repair a crash between the rename and the UID record.
+    await uids.addTags(await maildir.uidTags());
     const list = await client.list();
     const sizes = new Map(list.map((e) => [e.n, e.size]));
     const ids = await client.uidl();
     summary.total = ids.length;
     const todo = ids.filter((e) => opts.all || !uids.has(e.uid));
-    const old = ids.filter((e) => !todo.includes(e));
+    const old = opts.all ? [] : ids.filter((e) => uids.has(e.uid));
     summary.skipped = old.length;
     opts.progress?.start?.(
       todo.length,

@@ -4,8 +4,8 @@
  *
  * Delivery is the classic safe sequence: write to tmp/, fsync the file, rename into new/ (atomic
  * on one file system), fsync the directory. A crash leaves at worst a stray file in tmp/, which
- * `cleanTmp` removes after a day (the spec's 36 hours is for concurrent deliverers; we are one
- * user, so any tmp file older than the current run is garbage).
+ * `cleanTmp` removes: right away where the caller holds the only writer (a fetch, under the POP3
+ * maildrop lock), else after the spec's 36 hours.
  *
  * File names are `SECONDS.MICROS_COUNTER.PID[,U=TAG].HOST:2,FLAGS`; the optional U= tag carries the
  * POP3 UID the message came from, so the fetch can recover its memory from the folder itself
@@ -27,6 +27,8 @@ const LETTERS: Record<MailFlag, string> = {
 };
 const BY_LETTER = new Map(Object.entries(LETTERS).map(([f, l]) => [l, f as MailFlag]));
 export const INBOX = 'INBOX';
+/** Maildir spec: a tmp/ file untouched for 36 hours is garbage. */
+export const TMP_MAX_AGE_MS = 36 * 3600_000;
 const FOLDER_NAME = /^[^./\\\0][^/\\\0]{0,99}$/;
 
 let counter = 0;
@@ -146,8 +148,8 @@ export class Maildir implements WritableMailSource {
     };
   }
 
-  /** Removes files left in tmp/ by a run that died (we are the only deliverer of this Maildir). */
-  async cleanTmp(folder = INBOX): Promise<number> {
+  /** Removes files left in tmp/ by runs that died, when older than `minAgeMs`. */
+  async cleanTmp(folder = INBOX, minAgeMs = TMP_MAX_AGE_MS): Promise<number> {
     const t = join(this.dir(folder), 'tmp');
     let n = 0;
     let names: string[] = [];
@@ -156,8 +158,11 @@ export class Maildir implements WritableMailSource {
     } catch {
       return 0;
     }
+    const now = Date.now();
     for (const name of names) {
-      if (name.includes(`P${process.pid}.`)) continue;
+      if (name.includes(`P${process.pid}.`) || name.includes(`P${process.pid},`)) continue;
+      const st = await stat(join(t, name)).catch(() => undefined);
+      if (!st || now - st.mtimeMs < minAgeMs) continue;
       await rm(join(t, name), { force: true });
       n++;
     }

@@ -24,6 +24,7 @@ import type { Account } from './accounts.js';
 import type { Maildir } from './maildir.js';
 
 export const SENT = 'Sent';
+const CRLF = Buffer.from('\r\n');
 
 export interface RefusedRecipient {
   address: string;
@@ -103,13 +104,21 @@ export async function submit(
   opts: SubmitOptions,
 ): Promise<SubmitResult> {
   if (opts.recipients.length === 0) throw new SendError('no recipients');
+  await opts.sent.ensure(SENT);
+  await opts.sent.cleanTmp(SENT);
   const pending = await opts.sent.begin({ folder: SENT, flags: ['\\Seen'] });
   let eightBit = false;
+  let tail = Buffer.alloc(0);
   try {
     for await (const chunk of message) {
-      eightBit ||= isEightBit(chunk as Buffer);
-      await pending.write(chunk as Buffer);
+      const b = chunk as Buffer;
+      eightBit ||= isEightBit(b);
+      await pending.write(b);
+      if (b.length) tail = Buffer.concat([tail, b.subarray(-2)]).subarray(-2);
     }
+    // The last line must end in CRLF (RFC 5321 §4.1.1.4); the client would add it on the wire,
+    // so add it here and the Sent copy stays byte for byte what was sent.
+    if (!tail.equals(CRLF)) await pending.write(CRLF);
   } catch (err) {
     await pending.abort();
     throw err;

@@ -3,7 +3,7 @@
  * flags, whether it has attachments), the inbox table, and search over from/to/subject/body.
  * Messages are parsed keeping only text bodies (attachments are counted, not held).
  */
-import { htmlToText } from 'html-to-text';
+import { createRequire } from 'node:module';
 import { type Mailbox, type ParsedMessage, parseMessage } from '../mime/index.js';
 import type { MailEntry, MailSource } from './source.js';
 import { type Column, humanSize, renderTable } from './table.js';
@@ -30,10 +30,17 @@ function shortFrom(m: Mailbox[]): string {
   return f ? f.name || f.address : '';
 }
 
+// Loaded on first use: it is the heaviest import of the CLI and most mail has a text part.
+let htmlToText: typeof import('html-to-text').htmlToText | undefined;
+
 /** The readable body: text/plain, else the HTML rendered as text. */
 export function bodyText(msg: ParsedMessage): string {
   if (msg.text !== undefined) return msg.text;
-  if (msg.html !== undefined) return htmlToText(msg.html, { wordwrap: 78 });
+  if (msg.html !== undefined) {
+    htmlToText ??= (createRequire(import.meta.url)('html-to-text') as typeof import('html-to-text'))
+      .htmlToText;
+    return htmlToText(msg.html, { wordwrap: 78 });
+  }
   return '';
 }
 

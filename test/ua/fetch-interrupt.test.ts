@@ -107,6 +107,11 @@ test('killed from outside at an arbitrary moment: the next fetch neither loses n
   assert.ok(partial < 40, `killed mid-way (had ${partial})`);
   await uaOk(['fetch'], env);
   assert.deepEqual(await seqs(env, 'e'), range(40));
+  assert.deepEqual(
+    readdirSync(join(newDir, '..', 'tmp')),
+    [],
+    'a half-written file of the killed run is removed',
+  );
 });
 
 test('--keep leaves messages on the server and UIDL remembers them; a later fetch deletes them', async () => {

@@ -5,6 +5,7 @@
  * Postfix's smtpd, which delivers into its own Maildir.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +89,26 @@ test('send through Postfix: accepted, delivered, the attachment intact', async (
     if (err instanceof PeerUnavailable) return t.skip(err.message);
     throw err;
   }
-  // Stopped by cleanupAll() in after(): postfix.stop() races a 20 s timer that would hold the file open.
+  // This instance's directory (other Postfix instances may run at the same time): its master.cf
+  // names its port. Not exposed by the peer module.
+  const dir = readdirSync(tmpdir())
+    .filter((d) => d.startsWith('posthorn-bench-postfix-'))
+    .map((d) => join(tmpdir(), d))
+    .find((d) => {
+      try {
+        return readFileSync(join(d, 'etc', 'master.cf'), 'utf8').startsWith(`127.0.0.1:${postfix.port} `);
+      } catch {
+        return false;
+      }
+    });
+  t.after(async () => {
+    // `postfix stop` first (SIGTERM to start-fg alone orphans the master, which then holds this
+    // file's pipes open); not postfix.stop(), whose 20 s safety timer would keep the file alive.
+    if (dir) spawnSync('postfix', ['-c', join(dir, 'etc'), 'stop'], { stdio: 'ignore' });
+    else await postfix.stop();
+    await cleanupAll();
+  });
+  assert.ok(dir, 'the Postfix instance directory');
   const penv = userEnv();
   // bench/peers' Postfix relays for its loopback network without SASL, like a LAN smarthost.
   await new AccountBook(configDir(penv)).add(
@@ -114,16 +134,8 @@ test('send through Postfix: accepted, delivered, the attachment intact', async (
   assert.match(out, /^sent to u@bench\.test \(250 2\.0\.0 Ok: .*queued as \w+\)/);
   for (let i = 0; i < 200 && postfix.delivered() < 1; i++) await sleep(50);
   assert.equal(postfix.delivered(), 1);
-  // The peer does not expose its Maildir; find the one delivered file under its temp dir.
-  const dirs = readdirSync(tmpdir()).filter((d) => d.startsWith('posthorn-bench-postfix-'));
-  const files = dirs.flatMap((d) => {
-    const nd = join(tmpdir(), d, 'mail', 'bench.test', 'u', 'new');
-    try {
-      return readdirSync(nd).map((f) => join(nd, f));
-    } catch {
-      return [];
-    }
-  });
+  const newDir = join(dir, 'mail', 'bench.test', 'u', 'new');
+  const files = readdirSync(newDir).map((f) => join(newDir, f));
   const msgs = await Promise.all(files.map((f) => parseMessage(readFileSync(f))));
   const msg = msgs.find((m) => m.subject === '포스트픽스 경유');
   assert.ok(msg, 'delivered by Postfix');

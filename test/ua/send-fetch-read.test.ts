@@ -187,3 +187,31 @@ test('inbox and read --local read the mailbox from the server store, without POP
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no user nobody@example\.test/);
 });
+
+test('a password from an environment variable; a refused login names the server reply, never the password', async () => {
+  const env = userEnv();
+  await uaOk(
+    [
+      'account',
+      'add',
+      'envpw',
+      '--address',
+      bob,
+      '--smtp',
+      `127.0.0.1:${srv.submission}`,
+      '--pop3',
+      `127.0.0.1:${srv.pop3}`,
+      '--tls',
+      'none',
+      '--password-env',
+      'UA_TEST_PASSWORD',
+    ],
+    env,
+  );
+  const bad = await ua(['fetch'], { ...env, UA_TEST_PASSWORD: 'wrong-secret-xyz' });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^posthorn: POP3 PASS: -ERR /);
+  assert.ok(!bad.stderr.includes('wrong-secret-xyz') && !bad.stdout.includes('wrong-secret-xyz'));
+  const good = await uaOk(['fetch', '--keep'], { ...env, UA_TEST_PASSWORD: PASSWORD });
+  assert.match(good, /^fetched \d+ messages? /m);
+});

@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { before, test } from 'node:test';
 import stringWidth from 'string-width';
 import { composeMessageToBuffer, parseMessage } from '../../src/mime/index.js';
@@ -167,4 +169,44 @@ test('on a terminal without -m, the body is written in $EDITOR', {
   );
   assert.equal(empty.code, 1);
   assert.match(empty.out, /empty message; nothing sent/);
+});
+
+test('account add asks for what is missing on a terminal, the password without echo', {
+  skip: !hasScript && 'no script(1)',
+  timeout: 30_000,
+}, async (t) => {
+  const env = userEnv();
+  const args = ['account', 'add', 'home', '--smtp', '127.0.0.1:2525', '--pop3', '127.0.0.1:1100'];
+  const cmd = `stty cols 100; exec '${process.execPath}' --import tsx ${entry} ${args.join(' ')}`;
+  const p = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: root, env: { ...process.env, ...env } });
+  let out = '';
+  const waiters: Array<() => void> = [];
+  p.stdout.on('data', (d) => {
+    out += d;
+    for (const w of waiters.splice(0)) w();
+  });
+  const exited = new Promise<number | null>((r) => p.on('close', r));
+  t.after(() => {
+    if (p.exitCode === null) p.kill('SIGKILL');
+  });
+  // Answer each question once it is on the screen, as a person would.
+  const answer = async (prompt: string, text: string) => {
+    while (!out.includes(prompt)) await new Promise<void>((r) => waiters.push(r));
+    out = out.slice(out.indexOf(prompt) + prompt.length);
+    p.stdin.write(`${text}\r`);
+  };
+  let seen = '';
+  p.stdout.on('data', (d) => (seen += d));
+  await answer('E-mail address:', 'me@example.test');
+  await answer('TLS (starttls, implicit, none) [starttls]:', 'none');
+  await answer('Login name [me@example.test]:', '');
+  await answer('Password:', 'typed-secret');
+  await answer('Again:', 'typed-secret');
+  assert.equal(await exited, 0, seen);
+  assert.match(
+    seen,
+    /account home added \(me@example\.test; smtp 127\.0\.0\.1:2525, pop3 127\.0\.0\.1:1100, tls none\)/,
+  );
+  assert.ok(!seen.includes('typed-secret'), 'the password is not echoed');
+  assert.equal(readFileSync(join(configDir(env), 'passwords', 'home'), 'utf8'), 'typed-secret');
 });
