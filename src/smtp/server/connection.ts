@@ -92,17 +92,19 @@ export class SmtpConnection extends SmtpChannel {
         .then(() => s.logout())
         .catch((err: unknown) => this.log.error({ err }, 'logout failed'));
     }
-    this.log.info({ messages: this.messages, ms: Date.now() - this.startedAt }, 'disconnect');
+    this.log.info(
+      { remote: this.conn.remoteAddress, messages: this.messages, ms: Date.now() - this.startedAt },
+      'disconnect',
+    );
     this.host.release(this);
   }
 
   /** Greets the client (after implicit TLS, if any). */
   async start(): Promise<void> {
     const c = this.conn;
-    this.log.info(
-      { remote: c.remoteAddress, port: c.remotePort, listener: c.listener, tls: c.tls },
-      'connect',
-    );
+    // One info line per connection (at disconnect) and one per message (from the backend) keeps
+    // the log useful without doubling its cost per message.
+    this.log.debug({ remote: c.remoteAddress, port: c.remotePort, tls: c.tls }, 'connect');
     try {
       this.session = await this.backend.newSession(c);
     } catch (err) {
@@ -442,10 +444,7 @@ export class SmtpConnection extends SmtpChannel {
     }
     this.messages++;
     const text = verdict.result?.text;
-    this.log.info(
-      { from: tx.from, rcpts: tx.rcpts.length, size: transfer.size, id: text },
-      'message accepted',
-    );
+    this.log.debug({ from: tx.from, rcpts: tx.rcpts.length, size: transfer.size, id: text }, 'message accepted');
     this.reply(r(250, '2.0.0', text ? `OK ${text}` : 'OK'));
   }
 
