@@ -17,9 +17,9 @@
  * The load average is printed: on a shared machine, compare rows of the same run only.
  */
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -27,8 +27,14 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createMemoryStore, openPostgresStore, openSqliteStore, type Store } from '../src/store/index.js';
-import { benchTempDir, haveCommand, PeerUnavailable, sleep, spawnDaemon } from './peers/proc.js';
-import { smtpSource } from './peers/smtp-source.js';
+import {
+  benchTempDir,
+  haveCommand,
+  PeerUnavailable,
+  sleep,
+  spawnDaemon,
+  treeCpuSeconds,
+} from './peers/proc.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const SECONDS = Number(arg('seconds') ?? 3);
@@ -108,7 +114,7 @@ const NO_STORE = process.argv.includes('--no-store');
 const PG_ADMIN = process.env.POSTHORN_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A database of this run's own, dropped by `drop()`. */
-async function benchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+async function benchDatabase(): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
   const admin = new pg.Client({ connectionString: PG_ADMIN });
   try {
     await admin.connect();
@@ -120,6 +126,7 @@ async function benchDatabase(): Promise<{ url: string; drop: () => Promise<void>
   const u = new URL(PG_ADMIN);
   u.pathname = `/${name}`;
   return {
+    name,
     url: u.toString(),
     drop: async () => {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
@@ -140,7 +147,7 @@ function posthornCli(args: string[]): void {
 async function startNode(
   storeUrl: string,
   name: string,
-): Promise<{ port: number; stop: () => Promise<void> }> {
+): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   const dir = benchTempDir(`posthorn-${name}`);
   const config = join(dir, 'posthorn.toml');
   writeFileSync(config, '[smtp]\nmax_connections = 20000\nmax_connections_per_ip = 20000\n');
@@ -169,7 +176,48 @@ async function startNode(
       throw new Error(`node ${name} did not start: ${d.output()}`);
     })(),
   );
-  return { port, stop: d.stop };
+  return { port, pid: d.child.pid!, stop: d.stop };
+}
+
+/** CPU seconds of the PostgreSQL backends serving database `name` (from /proc). */
+function pgBackendCpu(name: string): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(` ${name} `)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return ticks / 100;
+}
+
+/** smtp-source -d: `messages` of 4 KiB to `to` over `sessions` kept connections; fails on any non-2xx. */
+function sendTo(port: number, sessions: number, messages: number, to: string): Promise<void> {
+  const args = [
+    '-s',
+    String(sessions),
+    '-m',
+    String(messages),
+    '-l',
+    '4096',
+    '-d',
+    '-M',
+    'client.bench.test',
+  ];
+  args.push('-f', 'a@bench.test', '-t', to, `127.0.0.1:${port}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('smtp-source', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`smtp-source ${args.join(' ')}: ${err}`)),
+    );
+  });
 }
 
 /**
@@ -180,42 +228,53 @@ async function smtpIngest(o: { messages: number; repeat: number }): Promise<stri
   if (!haveCommand('smtp-source'))
     return 'SMTP ingest: skipped (smtp-source, from Postfix, is not installed)';
   const SESSIONS = 20;
+  const RCPTS = ['u1@bench.test', 'u2@bench.test', 'u3@bench.test'];
   const setups: { name: string; nodes: number; store: 'sqlite' | 'postgres' }[] = [
     { name: 'sqlite, 1 node', nodes: 1, store: 'sqlite' },
     { name: 'postgres, 1 node', nodes: 1, store: 'postgres' },
     { name: 'postgres, 3 nodes', nodes: 3, store: 'postgres' },
   ];
   const lines = [
-    `SMTP durable ingest, ${SESSIONS} connections, ${o.messages} messages of 4 KiB, smtp-source -d (median of ${o.repeat}; load average ${loadavg()
+    `SMTP durable ingest, ${SESSIONS} connections (3 smtp-source -d, one mailbox each), ${o.messages} messages of 4 KiB (median of ${o.repeat}; load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')})`,
   ];
   const rates: Record<string, number> = {};
   for (const s of setups) {
     const runs: number[] = [];
+    const cpuPerK: { nodes: number; pg: number }[] = [];
     for (let r = 0; r < o.repeat; r++) {
       const db = s.store === 'postgres' ? await benchDatabase() : undefined;
       const url = db?.url ?? `sqlite:${join(benchTempDir('posthorn-sqlite'), 'posthorn.db')}`;
-      const nodes: { port: number; stop: () => Promise<void> }[] = [];
+      const nodes: { port: number; pid: number; stop: () => Promise<void> }[] = [];
       try {
         posthornCli(['domain', 'add', 'bench.test', '--store', url]);
-        posthornCli(['user', 'add', 'u@bench.test', '--password', 'x', '--store', url]);
+        for (const u of RCPTS) posthornCli(['user', 'add', u, '--password', 'x', '--store', url]);
         nodes.push(
           ...(await Promise.all(Array.from({ length: s.nodes }, (_, i) => startNode(url, `n${i + 1}`)))),
         );
         // Warm-up: connections, prepared statements, JIT.
-        await Promise.all(
-          nodes.map((n) => smtpSource({ port: n.port, sessions: 4, messages: 200, size: 4096, reuse: true })),
-        );
+        await Promise.all(nodes.map((n) => sendTo(n.port, 6, 1000, RCPTS[0]!)));
+        // Three senders, each to its own mailbox, spread over the nodes round robin.
+        const cpu = () => ({
+          nodes: nodes.reduce((a, n) => a + treeCpuSeconds(n.pid), 0),
+          pg: db ? pgBackendCpu(db.name) : 0,
+        });
+        const c0 = cpu();
         const t0 = performance.now();
         await Promise.all(
-          nodes.map((n, i) => {
-            const sessions = Math.floor(SESSIONS / nodes.length) + (i < SESSIONS % nodes.length ? 1 : 0);
+          RCPTS.map((to, i) => {
+            const sessions = Math.floor(SESSIONS / RCPTS.length) + (i < SESSIONS % RCPTS.length ? 1 : 0);
             const messages = Math.round((o.messages * sessions) / SESSIONS);
-            return smtpSource({ port: n.port, sessions, messages, size: 4096, reuse: true });
+            return sendTo(nodes[i % nodes.length]!.port, sessions, messages, to);
           }),
         );
         runs.push(o.messages / ((performance.now() - t0) / 1000));
+        const c1 = cpu();
+        cpuPerK.push({
+          nodes: ((c1.nodes - c0.nodes) * 1000) / o.messages,
+          pg: ((c1.pg - c0.pg) * 1000) / o.messages,
+        });
       } finally {
         await Promise.all(nodes.map((n) => n.stop()));
         await db?.drop();
@@ -223,7 +282,11 @@ async function smtpIngest(o: { messages: number; repeat: number }): Promise<stri
     }
     runs.sort((a, b) => a - b);
     rates[s.name] = runs[Math.floor(runs.length / 2)]!;
-    lines.push(`${s.name.padEnd(24)}${rates[s.name]!.toFixed(0).padStart(8)} msgs/s`);
+    const avg = (f: (x: { nodes: number; pg: number }) => number) =>
+      (cpuPerK.reduce((a, x) => a + f(x), 0) / cpuPerK.length).toFixed(2);
+    lines.push(
+      `${s.name.padEnd(24)}${rates[s.name]!.toFixed(0).padStart(8)} msgs/s   CPU s per 1,000 msgs: nodes ${avg((x) => x.nodes)}, PostgreSQL backends ${avg((x) => x.pg)}`,
+    );
   }
   const base = rates['sqlite, 1 node']!;
   lines.push(

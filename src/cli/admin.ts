@@ -1,5 +1,6 @@
 /**
- * Admin commands: domains, users, aliases. They open the store themselves, so they work while the
+ * Admin commands: domains, users, aliases (targets local or remote; remote ones are forwarded
+ * through the outbound queue). They open the store themselves, so they work while the
  * server runs (SQLite in WAL mode lets both write; PostgreSQL later the same). Every failure is a
  * CliError: one line on stderr, exit status 1.
  */
@@ -12,7 +13,7 @@ import { openStore } from '../store/index.js';
 import { type Store, StoreError } from '../store/types.js';
 import { CliError, readPassword } from './io.js';
 
-interface StoreFlags {
+export interface StoreFlags {
   data?: string;
   store?: string;
 }
@@ -23,7 +24,7 @@ export function withStoreOptions(cmd: Command): Command {
     .option('--store <url>', 'store URL: sqlite:PATH (default, in the data dir)');
 }
 
-async function withStore<T>(flags: StoreFlags, fn: (store: Store) => Promise<T>): Promise<T> {
+export async function withStore<T>(flags: StoreFlags, fn: (store: Store) => Promise<T>): Promise<T> {
   let store: Store;
   try {
     store = await openStore(storeUrlFor(flags));
@@ -40,14 +41,14 @@ async function withStore<T>(flags: StoreFlags, fn: (store: Store) => Promise<T>)
   }
 }
 
-function checkDomain(name: string): string {
+export function checkDomain(name: string): string {
   const d = name.trim().toLowerCase().replace(/\.$/, '');
   if (!isValidDomain(d)) throw new CliError(`'${name}' is not a valid domain name`);
   return d;
 }
 
 /** A bare address (no angle brackets, no display name) in RFC 5321 mailbox syntax. */
-function checkAddress(text: string): string {
+export function checkAddress(text: string): string {
   try {
     const a = parsePath(`<${text.trim()}>`, { smtputf8: true });
     if (!a) throw new CliError(`'${text}' is not an address (local@domain)`);
@@ -59,7 +60,7 @@ function checkAddress(text: string): string {
   }
 }
 
-async function requireLocalDomain(store: Store, address: string): Promise<void> {
+export async function requireLocalDomain(store: Store, address: string): Promise<void> {
   const { domain } = splitAddress(address);
   if (!(await store.domains.has(domain))) {
     throw new CliError(`domain ${domain} is not served here; add it first: posthorn domain add ${domain}`);
@@ -163,9 +164,8 @@ export function registerAdminCommands(program: Command): void {
         throw new CliError(`${a} is a user; an alias cannot have the same address`);
       for (const t of ts) {
         const { domain: d } = splitAddress(t);
-        if (!(await store.domains.has(d))) {
-          throw new CliError(`${t} is not a local address; forwarding to other domains is not enabled yet`);
-        }
+        // Remote targets go through the outbound queue (with an SRS sender).
+        if (!(await store.domains.has(d))) continue;
         if (!(await store.users.get(t)) && !(await store.aliases.get(t))) {
           throw new CliError(`${t} is neither a user nor an alias here`);
         }

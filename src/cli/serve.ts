@@ -22,6 +22,12 @@ export function registerServeCommand(program: Command): void {
     .option('--tls-cert <file>', 'certificate (PEM); self-signed in the data dir when absent')
     .option('--tls-key <file>', 'private key (PEM)')
     .option('--log-level <level>', 'trace, debug, info, warn, error')
+    .option(
+      '--route <domain=host:port>',
+      'static route for a domain (repeatable; adds to [routes])',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--smarthost <host:port>', 'relay all outbound mail through this host')
     .option('--demo', 'the course demo: loopback only, domain uu.ac.kr, user kihyun (password kihyun0)')
     .action(async (flags: ServeFlags) => {
       let config: ReturnType<typeof loadConfig>;

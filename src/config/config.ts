@@ -33,6 +33,36 @@ export interface SmtpLimits {
   maxErrors: number;
 }
 
+/** A static route or the smarthost (`[routes]`, `[smarthost]`). */
+export interface RelayConfig {
+  host: string;
+  port: number;
+  /** 'none' | 'starttls' (opportunistic, default) | 'starttls-required' | 'implicit'. */
+  tls: 'none' | 'starttls' | 'starttls-required' | 'implicit';
+  /** Verify the server certificate (default: only when TLS is required or implicit). */
+  verifyTls?: boolean;
+  auth?: { username: string; password: string };
+}
+
+/** The outbound queue (`[queue]`, `[routes]`, `[smarthost]`, `[srs]`); durations in ms. */
+export interface OutboundConfig {
+  routes: Record<string, RelayConfig>;
+  smarthost?: RelayConfig;
+  minBackoffMs: number;
+  maxBackoffMs: number;
+  maxAgeMs: number;
+  /** NOTIFY=DELAY recipients still pending after this get one "delayed" notice. */
+  delayWarningMs: number;
+  concurrency: number;
+  perDestination: number;
+  pollMs: number;
+  leaseMs: number;
+  /** SRS secret; default: generated into the data dir (`srs-secret`) on first start. */
+  srsSecret?: string;
+  /** Run the queue runner in this process (default true; `false` for accept-only nodes). */
+  enabled: boolean;
+}
+
 export interface Config {
   hostname: string;
   dataDir: string;
@@ -43,6 +73,7 @@ export interface Config {
   smtp: SmtpLimits & { vrfy: boolean };
   pop3: { allowPlainAuth: boolean; apop: boolean; idleTimeoutSec: number };
   log: { level: string };
+  outbound: OutboundConfig;
   /** The course demo: loopback only, demo domain/user created. */
   demo: boolean;
   /** Where the config came from, for messages. */
@@ -80,6 +111,19 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     pop3: { allowPlainAuth: false, apop: false, idleTimeoutSec: 600 },
     log: { level: env.POSTHORN_LOG_LEVEL || 'info' },
+    // Postfix-like: first retry after 5 min, backoff up to ~67 min, give up after 5 days.
+    outbound: {
+      routes: {},
+      minBackoffMs: 300_000,
+      maxBackoffMs: 4_000_000,
+      maxAgeMs: 5 * 86_400_000,
+      delayWarningMs: 4 * 3_600_000,
+      concurrency: 100,
+      perDestination: 20,
+      pollMs: 5_000,
+      leaseMs: 600_000,
+      enabled: true,
+    },
     demo: false,
   };
 }
@@ -124,6 +168,64 @@ function str(v: unknown, where: string): string {
   return v as string;
 }
 
+/** Seconds (fractions allowed, for tests) → ms. */
+function seconds(v: unknown, where: string): number {
+  expect(typeof v === 'number' && Number.isFinite(v) && v > 0, where, 'must be a positive number of seconds');
+  return Math.max(1, Math.round((v as number) * 1000));
+}
+
+const TLS_MODES = ['none', 'starttls', 'starttls-required', 'implicit'] as const;
+
+/** `host:port` (or `[v6]:port`); port 25 when absent. */
+function relayAddr(v: unknown, where: string): { host: string; port: number } {
+  const t = str(v, where).trim();
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(t) ?? /^([^:\s[\]]+)(?::(\d+))?$/.exec(t);
+  const port = m?.[2] ? Number(m[2]) : 25;
+  expect(!!m && port >= 1 && port <= 65535, where, `'${t}' is not host:port`);
+  return { host: m![1]!, port };
+}
+
+/** `[routes]`: `"domain" = "host:port"` or an inline table like `[smarthost]`. */
+function routeEntry(v: unknown, where: string): RelayConfig {
+  if (typeof v === 'string') return { ...relayAddr(v, where), tls: 'starttls' };
+  return relayTable(table(v, where), where);
+}
+
+function relayTable(t: Record<string, unknown>, where: string): RelayConfig {
+  const known = ['host', 'port', 'tls', 'verify_tls', 'user', 'password'];
+  for (const k of Object.keys(t))
+    if (!known.includes(k)) throw new ConfigError(`${where}: unknown key '${k}'`);
+  const host = str(t.host, `${where}.host`);
+  const r: RelayConfig = {
+    host,
+    port: t.port === undefined ? 25 : positiveInt(t.port, `${where}.port`),
+    tls: 'starttls',
+  };
+  if (t.tls !== undefined) {
+    const mode = str(t.tls, `${where}.tls`);
+    expect(
+      (TLS_MODES as readonly string[]).includes(mode),
+      `${where}.tls`,
+      `must be one of ${TLS_MODES.join(', ')}`,
+    );
+    r.tls = mode as RelayConfig['tls'];
+  }
+  if (t.verify_tls !== undefined) r.verifyTls = bool(t.verify_tls, `${where}.verify_tls`);
+  if (t.user !== undefined || t.password !== undefined) {
+    r.auth = { username: str(t.user, `${where}.user`), password: str(t.password, `${where}.password`) };
+  }
+  return r;
+}
+
+/** Tables whose keys are names we do not know in advance (domains). */
+const DYNAMIC_TABLES: Record<string, (cfg: Config, t: Record<string, unknown>, where: string) => void> = {
+  routes: (c, t, w) => {
+    for (const [domain, v] of Object.entries(t))
+      c.outbound.routes[domain.toLowerCase()] = routeEntry(v, `${w}.${domain}`);
+  },
+  smarthost: (c, t, w) => (c.outbound.smarthost = relayTable(t, w)),
+};
+
 function bool(v: unknown, where: string): boolean {
   expect(typeof v === 'boolean', where, 'must be true or false');
   return v as boolean;
@@ -153,6 +255,16 @@ const FILE_KEYS: Record<string, Setter> = {
   'pop3.apop': (c, v, w) => (c.pop3.apop = bool(v, w)),
   'pop3.idle_timeout': (c, v, w) => (c.pop3.idleTimeoutSec = positiveInt(v, w)),
   'log.level': (c, v, w) => (c.log.level = str(v, w)),
+  'queue.min_backoff': (c, v, w) => (c.outbound.minBackoffMs = seconds(v, w)),
+  'queue.max_backoff': (c, v, w) => (c.outbound.maxBackoffMs = seconds(v, w)),
+  'queue.max_age': (c, v, w) => (c.outbound.maxAgeMs = seconds(v, w)),
+  'queue.delay_warning': (c, v, w) => (c.outbound.delayWarningMs = seconds(v, w)),
+  'queue.poll_interval': (c, v, w) => (c.outbound.pollMs = seconds(v, w)),
+  'queue.lease': (c, v, w) => (c.outbound.leaseMs = seconds(v, w)),
+  'queue.concurrency': (c, v, w) => (c.outbound.concurrency = positiveInt(v, w)),
+  'queue.per_destination': (c, v, w) => (c.outbound.perDestination = positiveInt(v, w)),
+  'queue.enabled': (c, v, w) => (c.outbound.enabled = bool(v, w)),
+  'srs.secret': (c, v, w) => (c.outbound.srsSecret = str(v, w)),
 };
 for (const l of LISTENERS) {
   FILE_KEYS[`listen.${l}`] = (c, v, w) => (c.listen[l] = parseListenAddr(str(v, w), w));
@@ -176,7 +288,9 @@ function applyFile(cfg: Config, file: string): void {
     for (const [k, v] of Object.entries(obj)) {
       const key = prefix ? `${prefix}.${k}` : k;
       const setter = FILE_KEYS[key];
+      const dynamic = DYNAMIC_TABLES[key];
       if (setter) setter(cfg, v, `${file}: ${key}`);
+      else if (dynamic) dynamic(cfg, table(v, `${file}: ${key}`), `${file}: ${key}`);
       else if (typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date)) {
         walk(table(v, `${file}: ${key}`), key);
       } else throw new ConfigError(`${file}: unknown key '${key}'`);
@@ -202,6 +316,10 @@ export interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   logLevel?: string;
+  /** `domain=host:port`, repeatable: a static route (adds to `[routes]`). */
+  route?: string[];
+  /** `host:port`: send everything through this smarthost. */
+  smarthost?: string;
 }
 
 export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): Config {
@@ -224,6 +342,19 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   for (const l of LISTENERS) {
     const v = flags[l];
     if (v !== undefined) cfg.listen[l] = parseListenAddr(v, `--${l}`);
+  }
+  for (const r of flags.route ?? []) {
+    const eq = r.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--route: '${r}' is not domain=host:port`);
+    cfg.outbound.routes[r.slice(0, eq).trim().toLowerCase()] = {
+      ...relayAddr(r.slice(eq + 1), '--route'),
+      tls: 'starttls',
+    };
+  }
+  if (flags.smarthost)
+    cfg.outbound.smarthost = { ...relayAddr(flags.smarthost, '--smarthost'), tls: 'starttls' };
+  if (cfg.outbound.minBackoffMs > cfg.outbound.maxBackoffMs) {
+    throw new ConfigError('queue: min_backoff must not exceed max_backoff');
   }
   if (!cfg.storeUrl) cfg.storeUrl = `sqlite:${resolve(cfg.dataDir, 'posthorn.db')}`;
   if (Boolean(cfg.tls.cert) !== Boolean(cfg.tls.key)) {

@@ -6,15 +6,20 @@
  * to finish (the protocol servers' graceful close), then the store flushes pending commits and
  * closes. A message that got 250 is already committed before that, so even a SIGKILL loses nothing.
  */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Config, ListenerName } from '../config/index.js';
-import type { Logger } from '../core/index.js';
+import type { DnsResolver, Logger } from '../core/index.js';
 import { Authenticator, hashPassword } from '../mta/auth/index.js';
 import { InboundBackend, MaildropBackend } from '../mta/inbound/index.js';
+import { type DkimKey, loadDkimKeys, QueueRunner, type RelayHost } from '../mta/outbound/index.js';
 import { Pop3Server } from '../pop3/index.js';
 import { SmtpServer } from '../smtp/index.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
+import { createWebServer } from '../web/index.js';
 import { loadTls, type TlsMaterial, watchTls } from './tls.js';
 
 export class StartupError extends Error {
@@ -33,6 +38,8 @@ interface Listener {
 
 export interface RunningServer {
   store: Store;
+  /** The outbound queue runner (undefined when `queue.enabled = false`). */
+  queue?: QueueRunner;
   /** Bound addresses by listener name (ports resolved when 0 was asked). */
   addresses: Partial<Record<ListenerName, AddressInfo>>;
   stop(): Promise<void>;
@@ -60,7 +67,50 @@ function bindError(err: NodeJS.ErrnoException, name: string, host: string, port:
   return new StartupError(`cannot listen for ${where}: ${err.message}`);
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+/** The SRS secret: from the config, else a random one kept in the data dir (same across restarts). */
+function srsSecret(config: Config): string {
+  if (config.outbound.srsSecret) return config.outbound.srsSecret;
+  const file = join(config.dataDir, 'srs-secret');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const secret = randomBytes(24).toString('base64url');
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    return readFileSync(file, 'utf8').trim();
+  }
+}
+
+const relayHost = (r: Config['outbound']['routes'][string]): RelayHost => ({
+  host: r.host,
+  port: r.port,
+  tls: r.tls,
+  ...(r.verifyTls !== undefined ? { verifyTls: r.verifyTls } : {}),
+  ...(r.auth ? { auth: r.auth } : {}),
+});
+
+/** DKIM keys from the data dir, re-read at most every 30 s so a new key applies without restart. */
+function dkimKeyCache(dataDir: string): () => Map<string, DkimKey> {
+  let keys = new Map<string, DkimKey>();
+  let at = 0;
+  return () => {
+    if (Date.now() - at > 30_000) {
+      keys = loadDkimKeys(dataDir);
+      at = Date.now();
+    }
+    return keys;
+  };
+}
+
+export interface StartOptions {
+  /** DNS for MX lookups (tests pass a FakeResolver); default node:dns. */
+  resolver?: DnsResolver;
+}
+
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  startOpts: StartOptions = {},
+): Promise<RunningServer> {
   let store: Store;
   try {
     store = await openStore(config.storeUrl, { logger });
@@ -70,6 +120,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const listeners: Listener[] = [];
   const stops: Array<() => void> = [];
   const addresses: RunningServer['addresses'] = {};
+  let queue: QueueRunner | undefined;
   try {
     if (config.demo) await ensureDemoAccount(store, logger);
     if ((await store.domains.list()).length === 0) {
@@ -84,12 +135,44 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       hostname: config.hostname,
     });
     const authenticator = new Authenticator(store, { defaultDomain: config.hostname });
+    const out = config.outbound;
+    const retry = {
+      minBackoffMs: out.minBackoffMs,
+      maxBackoffMs: out.maxBackoffMs,
+      maxAgeMs: out.maxAgeMs,
+      delayWarningMs: out.delayWarningMs,
+    };
+    const secret = srsSecret(config);
+    if (out.enabled) {
+      const routes: Record<string, RelayHost> = {};
+      for (const [d, r] of Object.entries(out.routes)) routes[d] = relayHost(r);
+      queue = new QueueRunner({
+        store,
+        hostname: config.hostname,
+        logger,
+        resolver: startOpts.resolver ?? new (await import('node:dns')).promises.Resolver(),
+        routing: { routes, ...(out.smarthost ? { smarthost: relayHost(out.smarthost) } : {}) },
+        retry,
+        limits: {
+          concurrency: out.concurrency,
+          perDestination: out.perDestination,
+          pollMs: out.pollMs,
+          leaseMs: out.leaseMs,
+        },
+        dkimKeys: dkimKeyCache(config.dataDir),
+        srsSecret: secret,
+      });
+    }
+    const runner = queue;
     const smtpBackend = new InboundBackend({
       store,
       hostname: config.hostname,
       logger,
       authenticator,
       vrfy: config.smtp.vrfy,
+      retry,
+      srsSecret: secret,
+      onQueued: () => runner?.wake(),
     });
     const pop3Backend = new MaildropBackend(store, authenticator, logger);
     const smtpLimits = {
@@ -140,7 +223,24 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         reloadTls: (m) => server.setTlsContext({ key: m.key, cert: m.cert }),
       });
     }
-    if (config.listen.web) logger.warn('the web interface is not available yet; --web is ignored');
+    if (config.listen.web) {
+      // HTTPS only with a configured certificate: a self-signed one would only scare browsers.
+      const web = await createWebServer({
+        store,
+        authenticator,
+        backend: smtpBackend,
+        hostname: config.hostname,
+        logger,
+        ...(config.tls.cert && config.tls.key ? { tls: tlsOpt } : {}),
+        limits: { maxMessageBytes: config.smtp.maxMessageSize },
+      });
+      listeners.push({
+        name: 'web',
+        listen: (h, p) => web.listen(h, p),
+        close: () => web.close(),
+        reloadTls: (m) => web.reloadTls(m),
+      });
+    }
 
     for (const l of listeners) {
       const at = config.listen[l.name]!;
@@ -152,6 +252,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         throw bindError(err as NodeJS.ErrnoException, l.name, at.host, at.port);
       }
     }
+    if (queue) {
+      queue.start();
+      logger.info(
+        { routes: Object.keys(config.outbound.routes).length, smarthost: !!config.outbound.smarthost },
+        'outbound queue running',
+      );
+    }
     if (config.tls.cert && config.tls.key) {
       stops.push(
         watchTls(config.tls.cert, config.tls.key, logger, (m) => {
@@ -161,6 +268,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
+    await queue?.stop();
     await store.close();
     throw err;
   }
@@ -168,11 +276,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let stopping: Promise<void> | undefined;
   return {
     store,
+    ...(queue ? { queue } : {}),
     addresses,
     stop() {
       stopping ??= (async () => {
         for (const s of stops) s();
         await Promise.allSettled(listeners.map((l) => l.close()));
+        await queue?.stop();
         await store.close();
         logger.info('stopped');
       })();

@@ -5,6 +5,7 @@ export {
   normalizeDomain,
   normalizeMailboxName,
 } from './names.js';
-export { type OpenStoreOptions, openStore } from './open.js';
+export { type OpenStoreOptions, openStore, type StoreSchemaStatus, storeSchemaStatus } from './open.js';
+export { openPostgresStore, type PostgresStoreOptions } from './postgres/index.js';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
 export * from './types.js';

@@ -3,18 +3,24 @@
  * - `sqlite:PATH` — the embedded store in the file PATH (relative to the working directory;
  *   parent directories are created);
  * - `memory:` — an empty in-memory store (tests, demos);
- * - `postgres://…` / `postgresql://…` — the cluster store (not available yet).
+ * - `postgres://…` / `postgresql://…` — the cluster store (PostgreSQL, shared by several nodes;
+ *   `?pool_max=N&lock_max=N` size its connection pools, see postgres/postgres-store.ts).
  * Anything else is StoreError('invalid').
  */
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import type { Logger } from '../core/index.js';
 import { createMemoryStore } from './memory/index.js';
-import { openSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
+import { openPostgresStore, type PostgresStoreOptions, postgresSchemaStatus } from './postgres/index.js';
+import { openSqliteStore, MIGRATIONS as SQLITE_MIGRATIONS, type SqliteStoreOptions } from './sqlite/index.js';
 import { type Store, StoreError } from './types.js';
 
 export interface OpenStoreOptions {
   logger?: Logger;
   /** Passed to the SQLite store (durability, chunk size, ...). */
   sqlite?: Omit<SqliteStoreOptions, 'logger'>;
+  /** Passed to the PostgreSQL store (pool sizes, chunk size, leases, ...). */
+  postgres?: Omit<PostgresStoreOptions, 'logger'>;
 }
 
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
@@ -26,7 +32,43 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     return openSqliteStore(path, { ...opts.sqlite, logger: opts.logger });
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new StoreError('invalid', 'PostgreSQL store is not available yet');
+    return openPostgresStore(url, { ...opts.postgres, logger: opts.logger });
+  }
+  throw new StoreError('invalid', `unknown store URL (want sqlite:PATH, memory: or postgres://...): ${url}`);
+}
+
+export interface StoreSchemaStatus {
+  kind: 'sqlite' | 'postgres' | 'memory';
+  /** Migration steps applied (0: nothing there yet). */
+  current: number;
+  /** Steps this Posthorn knows. */
+  target: number;
+  /** What migrating would do, one line per step. */
+  pending: string[];
+}
+
+/** Where the schema behind `url` stands, without creating or changing anything. */
+export async function storeSchemaStatus(url: string): Promise<StoreSchemaStatus> {
+  if (url === 'memory:' || url === 'memory://') return { kind: 'memory', current: 0, target: 0, pending: [] };
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', ...(await postgresSchemaStatus(url)) };
+  if (url.startsWith('sqlite:')) {
+    let path = url.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = decodeURIComponent(new URL(url).pathname);
+    let current = 0;
+    if (existsSync(path)) {
+      const db = new Database(path, { readonly: true, fileMustExist: true });
+      try {
+        current = db.pragma('user_version', { simple: true }) as number;
+      } finally {
+        db.close();
+      }
+    }
+    return {
+      kind: 'sqlite',
+      current,
+      target: SQLITE_MIGRATIONS.length,
+      pending: SQLITE_MIGRATIONS.slice(current).map((m) => m.description),
+    };
   }
   throw new StoreError('invalid', `unknown store URL (want sqlite:PATH, memory: or postgres://...): ${url}`);
 }

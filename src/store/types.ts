@@ -28,6 +28,17 @@ export interface User {
   passwordHash: string;
   isAdmin: boolean;
   createdAt: Date;
+  /**
+   * Per-user forwarding (`posthorn user forward`): mail to the user also (keep) or only goes to
+   * these addresses. Absent when not set.
+   */
+  forward?: UserForward;
+}
+
+export interface UserForward {
+  targets: string[];
+  /** Keep a copy in the user's own mailbox too. */
+  keep: boolean;
 }
 
 export interface Alias {
@@ -81,14 +92,22 @@ export interface StoredEnvelope {
 }
 
 export interface DeliveryOptions {
+  /** Local mailboxes. May be empty when `queue` has at least one recipient. */
   targets: DeliveryTarget[];
   envelope: StoredEnvelope;
   receivedAt?: Date;
+  /**
+   * Remote recipients: each entry becomes one outbound queue entry sharing this delivery's bytes
+   * (stored once), committed in the same transaction as the mailbox entries (all or none).
+   */
+  queue?: QueueEntryInput[];
 }
 
 export interface CommitResult {
   /** One entry per target, same order. */
   messages: MessageMeta[];
+  /** Ids of the queue entries created, same order as `DeliveryOptions.queue`. */
+  queued?: string[];
   size: number;
   sha256: string;
 }
@@ -122,6 +141,8 @@ export interface UserRepo {
   findByLocalPart(localPart: string): Promise<User[]>;
   list(domain?: string): Promise<User[]>;
   setPassword(address: string, passwordHash: string): Promise<void>;
+  /** Sets (or with undefined, clears) the user's forwarding; StoreError 'not-found' for no user. */
+  setForward(address: string, forward: UserForward | undefined): Promise<void>;
   /** Removes the user, its mailboxes and their messages. */
   remove(address: string): Promise<void>;
 }
@@ -154,6 +175,163 @@ export interface MessageRepo {
   move(ids: string[], toMailboxId: number): Promise<void>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The outbound queue (RFC 5321 §4.5.4.1 retry strategy; RFC 3461/3464 DSN).
+//
+// Contract (every backend keeps it; test/store/queue-contract.ts checks it):
+// - Entries are created only by a delivery commit (`DeliveryOptions.queue`), atomically with the
+//   delivery's mailbox entries; an entry refers to the delivery's bytes, which stay until neither
+//   a mailbox entry nor a queue entry refers to them.
+// - Each recipient has its own state: 'pending' (to be tried at `nextAttemptAt`), 'delivered' or
+//   'failed' (final). An entry whose recipients are all final is removed by the `update` that made
+//   the last one final (and its bytes freed when unreferenced).
+// - Claiming is a lease: `claim` atomically picks due entries (some pending recipient with
+//   nextAttemptAt <= now) that are unleased or whose lease expired, and marks them leased to the
+//   caller until `now + leaseMs` with a fresh random `token`. No two live leases on one entry ever
+//   exist, across processes and nodes sharing the store (PostgreSQL: `SELECT … FOR UPDATE SKIP
+//   LOCKED` in the claiming transaction). A node that dies loses nothing: its leases expire and
+//   another node claims the entries again (at-least-once delivery).
+// - `update`, `renew` and `release` take the claim's token and fail with StoreError('conflict')
+//   when the lease is no longer theirs (expired and re-claimed); nothing is changed then.
+// - Admin calls (`list`, `get`, `read`, `retry`, `remove`) ignore leases, except that `remove` of
+//   an entry under a live lease still removes it (its holder's `update` then gets 'conflict' or
+//   'not-found').
+// ---------------------------------------------------------------------------------------------
+
+/** RFC 3461 NOTIFY values. */
+export type DsnNotify = 'SUCCESS' | 'FAILURE' | 'DELAY' | 'NEVER';
+
+export interface QueueRecipientInput {
+  /** The address to deliver to (after alias/forward expansion). */
+  address: string;
+  /** RFC 3461 ORCPT, as `type;xtext-decoded address` (e.g. `rfc822;a@b`), when known. */
+  orcpt?: string;
+  /** RFC 3461 NOTIFY; absent means the default (FAILURE, and DELAY at our discretion). */
+  notify?: DsnNotify[];
+}
+
+export interface QueueEntryInput {
+  /** Reverse path for the outbound transaction ('' = null sender; may be SRS-rewritten). */
+  mailFrom: string;
+  recipients: QueueRecipientInput[];
+  /** RFC 3461 RET and ENVID of the original transaction. */
+  ret?: 'FULL' | 'HDRS';
+  envid?: string;
+  /** The body has 8-bit octets (BODY=8BITMIME) / needs SMTPUTF8. */
+  body8bit?: boolean;
+  smtputf8?: boolean;
+  /** After this the entry's pending recipients fail (bounce). Required. */
+  expiresAt: Date;
+  /** First attempt not before (default: now). */
+  nextAttemptAt?: Date;
+}
+
+export type QueueRecipientState = 'pending' | 'delivered' | 'failed';
+
+/** The last outcome of one recipient, for `queue show` and the DSN (RFC 3464 §2.3). */
+export interface QueueAttemptResult {
+  /** RFC 3463 status, e.g. '4.4.1', '5.1.1', '2.0.0'. */
+  status: string;
+  /** The remote reply or our own reason (Diagnostic-Code), one line. */
+  diagnostic: string;
+  /** 'smtp' when `diagnostic` is an SMTP reply, else undefined. */
+  diagnosticType?: 'smtp';
+  /** The host that answered (Remote-MTA). */
+  remoteMta?: string;
+  /** Delivered to a server that does not do DSN (Action: relayed). */
+  relayed?: boolean;
+  /** A delay notice (NOTIFY=DELAY) was sent for this recipient; carried forward by the runner. */
+  delayWarned?: boolean;
+}
+
+export interface QueueRecipient extends QueueRecipientInput {
+  /** Index within its entry (0-based, stable). */
+  index: number;
+  state: QueueRecipientState;
+  attempts: number;
+  nextAttemptAt: Date;
+  lastAttemptAt?: Date;
+  last?: QueueAttemptResult;
+}
+
+export interface QueueEntry {
+  id: string;
+  mailFrom: string;
+  ret?: 'FULL' | 'HDRS';
+  envid?: string;
+  body8bit: boolean;
+  smtputf8: boolean;
+  createdAt: Date;
+  expiresAt: Date;
+  /** Earliest nextAttemptAt over pending recipients. */
+  nextAttemptAt: Date;
+  size: number;
+  sha256: string;
+  /** The original envelope saved with the bytes. */
+  envelope: StoredEnvelope;
+  recipients: QueueRecipient[];
+  /** The lease, when one is live or expired-but-not-reclaimed. */
+  leaseOwner?: string;
+  leaseUntil?: Date;
+}
+
+/** A leased entry: deliver it, then `update` with the token. */
+export interface QueueClaim {
+  entry: QueueEntry;
+  token: string;
+}
+
+export interface QueueClaimOptions {
+  /** Names the claiming node/process in `leaseOwner` (for `queue list`). */
+  owner: string;
+  /** How many entries at most. */
+  limit: number;
+  leaseMs: number;
+  /** Default: the current time. */
+  now?: Date;
+}
+
+/** One recipient's outcome of an attempt. */
+export interface QueueRecipientUpdate {
+  index: number;
+  state: QueueRecipientState;
+  /** For 'pending': when to try again. */
+  nextAttemptAt?: Date;
+  result?: QueueAttemptResult;
+  /** Count this as an attempt (default true). */
+  attempted?: boolean;
+}
+
+export interface QueueRepo {
+  /** Leases due entries (see the contract above), oldest nextAttemptAt first. */
+  claim(opts: QueueClaimOptions): Promise<QueueClaim[]>;
+  /**
+   * Applies recipient outcomes atomically and ends the lease (unless `keepLease`); removes the
+   * entry when every recipient is final. StoreError('conflict') when the token no longer holds.
+   */
+  update(
+    id: string,
+    token: string,
+    updates: QueueRecipientUpdate[],
+    opts?: { keepLease?: boolean },
+  ): Promise<void>;
+  /** Extends a live lease to now + leaseMs; 'conflict' when it is no longer ours. */
+  renew(id: string, token: string, leaseMs: number): Promise<void>;
+  /** Ends a lease without changing anything (shutdown). */
+  release(id: string, token: string): Promise<void>;
+  /** Every entry, by nextAttemptAt (admin; no bytes). */
+  list(opts?: { limit?: number }): Promise<QueueEntry[]>;
+  get(id: string): Promise<QueueEntry | undefined>;
+  /** The entry's bytes, streamed in chunks. */
+  read(id: string): AsyncIterable<Uint8Array>;
+  /** Makes pending recipients due now (one entry, or all); returns how many entries changed. */
+  retry(id?: string, now?: Date): Promise<number>;
+  /** Removes an entry without notice; StoreError('not-found') when absent. */
+  remove(id: string): Promise<void>;
+  /** Entries and pending recipients in the queue (metrics, benchmarks). */
+  count(): Promise<{ entries: number; pendingRecipients: number }>;
+}
+
 export interface Store {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
   readonly domains: DomainRepo;
@@ -161,6 +339,8 @@ export interface Store {
   readonly aliases: AliasRepo;
   readonly mailboxes: MailboxRepo;
   readonly messages: MessageRepo;
+  /** The outbound queue (see its contract above). */
+  readonly queue: QueueRepo;
   /** Starts an invisible delivery (see the transaction contract above). */
   openDelivery(opts: DeliveryOptions): Promise<Delivery>;
   /** Tries to take the exclusive maildrop lock of a user; undefined when another session holds it. */

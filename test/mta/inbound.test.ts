@@ -158,11 +158,42 @@ for (const [kind, open] of stores) {
         C: RCPT TO:<mina@uu.ac.kr>
         S: 250 *
         C: RCPT TO:<friend@elsewhere.example>
-        S: 550 5.7.1 *
+        S: 250 *
+        C: DATA
+        S: 354 *
+        C: Subject: one local, one remote
+        C:
+        C: hello both
+        C: .
+        S: 250 *
         C: QUIT
         S: 221 *
         `,
       );
+      // One commit: the local copy in mina's mailbox, the remote recipient in the queue, and the
+      // submission fix-ups (Date, Message-ID) on both, since the bytes are stored once.
+      const mina = await readAll(store, 'mina@uu.ac.kr');
+      const local = mina.at(-1)!.toString();
+      assert.match(
+        local,
+        /^Return-Path: <kihyun@uu\.ac\.kr>\r\nReceived: [\s\S]*\r\nDate: [^\r]+\r\nMessage-ID: <[^>]+@mx\.uu\.ac\.kr>\r\nSubject: one local, one remote\r\n\r\nhello both\r\n$/,
+      );
+      const queued = (await store.queue.list()).filter((e) =>
+        e.recipients.some((r) => r.address === 'friend@elsewhere.example'),
+      );
+      assert.equal(queued.length, 1);
+      assert.equal(queued[0]!.mailFrom, 'kihyun@uu.ac.kr');
+      assert.equal(
+        queued[0]!.sha256,
+        mina.length > 0
+          ? (
+              await store.messages.list(
+                (await store.mailboxes.get((await store.users.get('mina@uu.ac.kr'))!.id, 'INBOX'))!.id,
+              )
+            ).at(-1)!.sha256
+          : '',
+      );
+      await store.queue.remove(queued[0]!.id);
     });
   });
 }

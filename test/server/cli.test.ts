@@ -45,7 +45,7 @@ describe('posthorn admin commands', () => {
       [['user', 'add', 'new@uu.ac.kr'], /no password/],
       [['domain', 'add', 'bad domain'], /not a valid domain/],
       [['domain', 'del', 'none.test'], /no such domain/],
-      [['alias', 'add', 'fw@uu.ac.kr', 'someone@gmail.example'], /not a local address/],
+      [['alias', 'add', 'fw@uu.ac.kr', 'ghost@uu.ac.kr'], /neither a user nor an alias/],
       [['user', 'del', 'ghost@uu.ac.kr'], /no such user/],
     ];
     for (const [args, re] of cases) {

@@ -10,6 +10,7 @@ import { openSqliteStore, openStore, StoreError } from '../../src/store/index.js
 import { SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../support/tmp.js';
 import { runStoreContract } from './contract.js';
+import { runForwardContract, runQueueContract } from './queue-contract.js';
 import { blobCount, chunkCount, countRows, dropBodies } from './sqlite-inspect.js';
 
 let n = 0;
@@ -29,6 +30,17 @@ runStoreContract('sqlite', async () => {
       dropBodies: async () => dropBodies(path),
     },
   };
+});
+
+runQueueContract('sqlite', async () => {
+  const path = freshPath();
+  const store = await openSqliteStore(path, { chunkSize: 64 * 1024 });
+  return { store, cleanup: async () => {}, inspect: { blobCount: async () => blobCount(path) } };
+});
+runForwardContract('sqlite', async () => {
+  const path = freshPath();
+  const store = await openSqliteStore(path, { chunkSize: 64 * 1024 });
+  return { store, cleanup: async () => {}, inspect: { blobCount: async () => blobCount(path) } };
 });
 
 async function seed(path: string) {
@@ -242,6 +254,8 @@ test('an empty database file is migrated to the current schema, in WAL mode with
         'domains',
         'mailboxes',
         'messages',
+        'queue',
+        'queue_recipients',
         'users',
       ]);
     } finally {

@@ -1,6 +1,9 @@
 /**
  * Who a RCPT TO address reaches: local users (directly, by alias, `local+tag` sub-addressing or
- * the RFC 5321 §4.5.1 postmaster rule), a domain that is not ours (remote), or nobody (550).
+ * the RFC 5321 §4.5.1 postmaster rule), remote addresses reached through aliases and per-user
+ * forwarding (`remote`, to be queued with an SRS sender), a domain that is not ours (remote), or
+ * nobody (550). A user forwarding without `keep` still gets the message when none of its targets
+ * can take it (a loop, say), so mail is never silently dropped.
  * Alias expansion is bounded in depth and width so a loop or a huge list cannot hang a session.
  */
 import type { Store, User } from '../../store/types.js';
@@ -44,6 +47,16 @@ export async function resolveRecipient(store: Store, address: string): Promise<R
     }
     const user = await store.users.get(addr);
     if (user) {
+      // Per-user forwarding: the targets (local or remote), and the user itself only with keep.
+      if (user.forward && depth < MAX_ALIAS_DEPTH) {
+        let any = false;
+        for (const t of user.forward.targets) {
+          if (t.toLowerCase() === key) continue;
+          any = (await expand(t, depth + 1)) || any;
+        }
+        if (user.forward.keep || !any) users.set(user.id, user);
+        return true;
+      }
       users.set(user.id, user);
       return true;
     }

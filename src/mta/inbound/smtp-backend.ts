@@ -1,16 +1,22 @@
 /**
  * The SMTP server's backend over the store: recipient policy (no open relay, 550 for unknown
- * users, aliases), the submission sender rule (an authenticated user sends as its own addresses
- * and its aliases only), and local delivery.
+ * users, aliases and forwarding), the submission rules (an authenticated user sends as its own
+ * addresses and its aliases only, to any domain; Date and Message-ID added when missing, RFC 6409
+ * §8; failed AUTH answered after a growing delay per IP and account), and delivery: local
+ * recipients into their mailboxes and remote ones (submitted, forwarded through aliases and
+ * `user forward` with an SRS sender, or SRS bounces coming back) into the outbound queue — one
+ * store commit for all of them, the bytes stored once.
  *
  * Failure semantics: the message is streamed into an invisible store delivery with the trace
  * headers first; `data()` resolves (and the server says 250) only after the store committed it for
- * every local recipient at once. Any error while streaming aborts the delivery, so a message
- * is either wholly in every mailbox or in none. Store failures become 451 4.3.0 (the client
- * retries); the internal reason goes to the log only.
+ * every recipient at once. Any error while streaming aborts the delivery, so a message is either
+ * wholly in every mailbox and the queue or nowhere. Store failures become 451 4.3.0 (the client
+ * retries); the internal reason goes to the log only. Success notices (NOTIFY=SUCCESS) for local
+ * delivery are posted after the commit; one lost to a crash right then is not retried.
  */
 import type { Readable } from 'node:stream';
 import { type ConnInfo, type Logger, newId } from '../../core/index.js';
+import { type LoginDelayOptions, LoginDelayPolicy } from '../../pop3/server/login-delay.js';
 import type {
   AuthBackend,
   Backend,
@@ -21,9 +27,14 @@ import type {
   SmtpReply,
 } from '../../smtp/server/backend.js';
 import { SmtpError } from '../../smtp/server/backend.js';
-import type { Store, StoredEnvelope, User } from '../../store/types.js';
+import type { QueueEntryInput, QueueRecipientInput, Store, StoredEnvelope, User } from '../../store/types.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import { resolveRecipient } from './recipients.js';
+import { buildDsn } from '../outbound/dsn.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../outbound/policy.js';
+import { postNotice } from '../outbound/post.js';
+import { srsForward, srsReverse } from '../outbound/srs.js';
+import { resolveRecipient, splitAddress } from './recipients.js';
+import { HopCounter, MAX_HOPS, withSubmissionFields } from './submission.js';
 import { traceHeaders } from './trace.js';
 
 export interface InboundOptions {
@@ -33,24 +44,53 @@ export interface InboundOptions {
   authenticator: Authenticator;
   /** Answer VRFY truthfully (off by default: 252 never tells who exists). */
   vrfy?: boolean;
+  /** Queue settings: entries expire after `retry.maxAgeMs`. */
+  retry?: Partial<RetryPolicy>;
+  /** Secret for SRS (forwarding); without it forwarded mail keeps its original sender. */
+  srsSecret?: string;
+  /** Called after a commit put something in the queue (wakes the runner). */
+  onQueued?: () => void;
+  /** Failed-AUTH delays (the POP3 policy, shared code). */
+  loginDelay?: LoginDelayOptions | LoginDelayPolicy;
 }
 
 interface Recipient {
   address: string;
   opts: RcptOptions;
   users: User[];
+  /** Remote addresses this recipient reaches directly (submission) or by forwarding. */
+  remote: string[];
+  /** The reverse path for the remote ones: the sender, or its SRS form for forwarding. */
+  forwarded: boolean;
+  /** For an SRS bounce coming back: the original sender to return it to. */
+  srsDomain?: string;
 }
 
 function temporaryFailure(): SmtpError {
   return new SmtpError(451, '4.3.0', 'Temporary local problem, please try again later');
 }
 
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export class InboundBackend implements Backend {
   readonly auth: AuthBackend;
+  private readonly delays: LoginDelayPolicy;
 
   constructor(private readonly opts: InboundOptions) {
+    this.delays =
+      opts.loginDelay instanceof LoginDelayPolicy ? opts.loginDelay : new LoginDelayPolicy(opts.loginDelay);
     this.auth = {
-      authenticate: (username, password) => opts.authenticator.authenticate(username, password),
+      authenticate: async (username, password, conn) => {
+        const user = await opts.authenticator.authenticate(username, password);
+        if (user) {
+          this.delays.succeed(username);
+          return user;
+        }
+        // RFC 4954 §4 leaves the pace to us: slow down guessing per IP and per account.
+        const ms = this.delays.fail(conn.remoteAddress, username);
+        if (ms > 0) await delay(ms);
+        return undefined;
+      },
     };
   }
 
@@ -76,12 +116,14 @@ class InboundSession implements Session {
   private mailOpts: MailOptions | undefined;
   private rcpts: Recipient[] = [];
   private readonly log: Logger;
+  private readonly retry: RetryPolicy;
 
   constructor(
     private readonly opts: InboundOptions,
     private readonly conn: ConnInfo,
   ) {
     this.log = opts.logger.child({ session: conn.id });
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -113,25 +155,75 @@ class InboundSession implements Session {
   }
 
   async rcpt(to: string, opts: RcptOptions): Promise<void> {
+    const { local, domain } = splitAddress(to);
+    // A bounce to an SRS address of ours goes back to the original sender (only if the hash holds).
+    if (this.opts.srsSecret && /^SRS0[=+-]/i.test(local)) {
+      const ours = await this.guard('domain lookup', () => this.opts.store.domains.has(domain));
+      const original = ours ? srsReverse(to, this.opts.srsSecret) : undefined;
+      if (original) {
+        this.rcpts.push({
+          address: to,
+          opts,
+          users: [],
+          remote: [original],
+          forwarded: false,
+          srsDomain: domain,
+        });
+        return;
+      }
+      if (ours) throw new SmtpError(550, '5.1.1', `<${to}>: Recipient address rejected: invalid SRS address`);
+    }
     const r = await this.guard('recipient lookup', () => resolveRecipient(this.opts.store, to));
     if (r.kind === 'remote') {
       if (this.conn.authUser) {
-        throw new SmtpError(
-          550,
-          '5.7.1',
-          `<${to}>: Delivery to other domains is not enabled on this server yet`,
-        );
+        this.rcpts.push({ address: to, opts, users: [], remote: [to], forwarded: false });
+        return;
       }
       throw new SmtpError(554, '5.7.1', `<${to}>: Relay access denied`);
     }
     if (r.kind === 'unknown') {
       throw new SmtpError(550, '5.1.1', `<${to}>: Recipient address rejected: User unknown`);
     }
-    if (r.users.length === 0) {
-      throw new SmtpError(550, '5.7.1', `<${to}>: Forwarding to other domains is not enabled yet`);
+    this.rcpts.push({ address: to, opts, users: r.users, remote: r.remote, forwarded: r.remote.length > 0 });
+  }
+
+  /** The queue entries of this transaction: one per reverse path (sender, or its SRS form). */
+  private async queueEntries(from: string): Promise<QueueEntryInput[]> {
+    const byFrom = new Map<string, QueueRecipientInput[]>();
+    const senderIsOurs = from !== '' && (await this.opts.store.domains.has(splitAddress(from).domain));
+    for (const r of this.rcpts) {
+      if (r.remote.length === 0) continue;
+      let mailFrom = from;
+      if (r.srsDomain !== undefined)
+        mailFrom = ''; // returning a bounce: keep it a bounce
+      else if (r.forwarded && !senderIsOurs && this.opts.srsSecret) {
+        mailFrom = srsForward(from, splitAddress(r.address).domain, this.opts.srsSecret);
+      }
+      const list = byFrom.get(mailFrom) ?? [];
+      for (const address of r.remote) {
+        // The same address reached twice (RCPT twice, or by two aliases) is sent once.
+        if (list.some((x) => x.address.toLowerCase() === address.toLowerCase())) continue;
+        const q: QueueRecipientInput = { address };
+        if (r.opts.notify) q.notify = r.opts.notify;
+        q.orcpt = r.opts.orcpt ? `${r.opts.orcpt.type};${r.opts.orcpt.address}` : `rfc822;${r.address}`;
+        list.push(q);
+      }
+      byFrom.set(mailFrom, list);
     }
-    if (r.remote.length) this.log.warn({ rcpt: to, skipped: r.remote }, 'remote alias targets skipped');
-    this.rcpts.push({ address: to, opts, users: r.users });
+    const m = this.mailOpts;
+    const expiresAt = new Date(Date.now() + this.retry.maxAgeMs);
+    return [...byFrom].map(([mailFrom, recipients]) => {
+      const e: QueueEntryInput = {
+        mailFrom,
+        recipients,
+        expiresAt,
+        body8bit: m?.body === '8BITMIME' || m?.body === 'BINARYMIME',
+        smtputf8: !!m?.smtputf8,
+      };
+      if (m?.ret) e.ret = m.ret;
+      if (m?.envid !== undefined) e.envid = m.envid;
+      return e;
+    });
   }
 
   async data(body: Readable): Promise<DataResult | undefined> {
@@ -150,8 +242,13 @@ class InboundSession implements Session {
         authUser: this.conn.authUser,
       },
     };
+    const queue = await this.guard('queue entries', () => this.queueEntries(envelope.mailFrom));
     const delivery = await this.guard('open delivery', () =>
-      this.opts.store.openDelivery({ targets: [...targets.keys()].map((userId) => ({ userId })), envelope }),
+      this.opts.store.openDelivery({
+        targets: [...targets.keys()].map((userId) => ({ userId })),
+        envelope,
+        queue,
+      }),
     );
     let committed = false;
     try {
@@ -165,7 +262,15 @@ class InboundSession implements Session {
           smtputf8: !!this.mailOpts?.smtputf8,
         }),
       );
-      for await (const chunk of body) await delivery.write(chunk as Buffer);
+      const src = this.conn.authUser ? withSubmissionFields(body, this.opts.hostname) : body;
+      const hops = new HopCounter();
+      for await (const chunk of src) {
+        hops.push(chunk as Buffer);
+        await delivery.write(chunk as Buffer);
+      }
+      if (hops.hops >= MAX_HOPS) {
+        throw new SmtpError(554, '5.4.6', `Too many hops (${hops.hops} Received fields): mail loop?`);
+      }
       const result = await delivery.commit();
       committed = true;
       this.log.info(
@@ -174,11 +279,14 @@ class InboundSession implements Session {
           from: envelope.mailFrom,
           rcpt: envelope.rcptTo,
           mailboxes: [...targets.values()].map((u) => u.address),
+          queued: result.queued,
           size: result.size,
         },
         'delivered',
       );
-      return { text: `Ok: queued as ${id}` };
+      if (result.queued?.length) this.opts.onQueued?.();
+      if (result.messages.length > 0) this.successNotices(envelope, result.messages[0]!.id);
+      return { text: `queued as ${id}` };
     } catch (err) {
       if (!committed) await delivery.abort().catch(() => {});
       if (err instanceof SmtpError) throw err;
@@ -187,6 +295,41 @@ class InboundSession implements Session {
       this.log.error({ err, id }, 'delivery failed');
       throw temporaryFailure();
     }
+  }
+
+  /** RFC 3461 §6.2.7.1: NOTIFY=SUCCESS recipients delivered to a mailbox here get a notice. */
+  private successNotices(envelope: StoredEnvelope, messageId: string): void {
+    const mailFrom = envelope.mailFrom;
+    const wanted = this.rcpts.filter((r) => r.users.length > 0 && r.opts.notify?.includes('SUCCESS'));
+    if (mailFrom === '' || wanted.length === 0) return;
+    const store = this.opts.store;
+    const dsn = buildDsn({
+      reportingMta: this.opts.hostname,
+      to: mailFrom,
+      ...(this.mailOpts?.envid !== undefined ? { envid: this.mailOpts.envid } : {}),
+      arrivalDate: new Date(),
+      recipients: wanted.map((r) => ({
+        address: r.address,
+        ...(r.opts.orcpt ? { orcpt: `${r.opts.orcpt.type};${r.opts.orcpt.address}` } : {}),
+        action: 'delivered' as const,
+        status: '2.0.0',
+      })),
+      ret: this.mailOpts?.ret ?? 'HDRS',
+      original: () => store.messages.read(messageId),
+      original8bit: this.mailOpts?.body === '8BITMIME',
+    });
+    postNotice(
+      {
+        store,
+        hostname: this.opts.hostname,
+        retry: this.retry,
+        logger: this.log,
+        onQueued: this.opts.onQueued,
+      },
+      mailFrom,
+      dsn.chunks,
+      dsn.body8bit,
+    ).catch((err) => this.log.error({ err, to: mailFrom }, 'could not post a success notice'));
   }
 
   reset(): void {

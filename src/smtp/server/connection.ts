@@ -444,7 +444,10 @@ export class SmtpConnection extends SmtpChannel {
     }
     this.messages++;
     const text = verdict.result?.text;
-    this.log.debug({ from: tx.from, rcpts: tx.rcpts.length, size: transfer.size, id: text }, 'message accepted');
+    this.log.debug(
+      { from: tx.from, rcpts: tx.rcpts.length, size: transfer.size, id: text },
+      'message accepted',
+    );
     this.reply(r(250, '2.0.0', text ? `OK ${text}` : 'OK'));
   }
 

@@ -34,6 +34,7 @@ import {
   StoreError,
   type User,
 } from '../types.js';
+import { createMemoryQueue, type QueueBlobs } from './memory-queue.js';
 
 interface Blob {
   chunks: Buffer[];
@@ -68,7 +69,11 @@ export interface MemoryStore extends Store {
   stats(): MemoryStoreStats;
 }
 
-const copyUser = (u: User): User => ({ ...u, createdAt: new Date(u.createdAt) });
+const copyUser = (u: User): User => {
+  const c: User = { ...u, createdAt: new Date(u.createdAt) };
+  if (u.forward) c.forward = { targets: [...u.forward.targets], keep: u.forward.keep };
+  return c;
+};
 
 /** A fresh, empty in-memory store. */
 export function createMemoryStore(): MemoryStore {
@@ -87,6 +92,15 @@ export function createMemoryStore(): MemoryStore {
   let nextBlobId = 1;
   let lastUidValidity = 0;
   let closed = false;
+  const queueBlobs: QueueBlobs = {
+    chunks: (blobId) => blobs.get(blobId)!.chunks,
+    meta: (blobId) => {
+      const b = blobs.get(blobId)!;
+      return { size: b.size, sha256: b.sha256, envelope: structuredClone(b.envelope) };
+    },
+    unref: (blobId) => unref(blobId),
+  };
+  const queue = createMemoryQueue(queueBlobs, () => live());
 
   const live = () => {
     if (closed) throw new StoreError('unavailable', 'store is closed');
@@ -226,6 +240,17 @@ export function createMemoryStore(): MemoryStore {
         run(() => {
           userOrThrow(address).passwordHash = passwordHash;
         }),
+      setForward: (address, forward) =>
+        run(() => {
+          const u = userOrThrow(address);
+          if (!forward) {
+            delete u.forward;
+            return;
+          }
+          const targets = normalizeTargets(forward.targets);
+          if (targets.length === 0) throw new StoreError('invalid', 'forwarding needs at least one target');
+          u.forward = { targets, keep: forward.keep };
+        }),
       remove: (address) =>
         run(() => {
           const u = userOrThrow(address);
@@ -346,6 +371,8 @@ export function createMemoryStore(): MemoryStore {
         }),
     },
 
+    queue: queue.repo,
+
     openDelivery: (opts) => run(() => openDelivery(opts)),
 
     lockMaildrop: (userId) =>
@@ -380,7 +407,9 @@ export function createMemoryStore(): MemoryStore {
   }
 
   function openDelivery(opts: DeliveryOptions): Delivery {
-    if (opts.targets.length === 0) throw new StoreError('invalid', 'a delivery needs at least one target');
+    const queueInputs = queue.validate(opts.queue);
+    if (opts.targets.length === 0 && queueInputs.length === 0)
+      throw new StoreError('invalid', 'a delivery needs at least one target');
     const targets = opts.targets.map((t) => ({
       userId: t.userId,
       mailbox: normalizeMailboxName(t.mailbox ?? 'INBOX'),
@@ -418,7 +447,7 @@ export function createMemoryStore(): MemoryStore {
         }
         const sha256 = hash.digest('hex');
         const blobId = nextBlobId++;
-        blobs.set(blobId, { chunks, size, sha256, refs: targets.length, envelope });
+        blobs.set(blobId, { chunks, size, sha256, refs: targets.length + queueInputs.length, envelope });
         const receivedAt = opts.receivedAt ?? new Date();
         const messages = targets.map((t) => {
           const m = ensureMailbox(t.userId, t.mailbox);
@@ -433,7 +462,8 @@ export function createMemoryStore(): MemoryStore {
           entries.set(e.id, e);
           return meta(e);
         });
-        return { messages, size, sha256 };
+        const queued = queueInputs.map((q) => queue.insert(q, blobId));
+        return queued.length > 0 ? { messages, size, sha256, queued } : { messages, size, sha256 };
       },
       abort: async () => {
         if (state !== 'open') return;

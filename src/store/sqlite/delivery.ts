@@ -11,7 +11,7 @@
  * open.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { CommitResult, Delivery, DeliveryOptions, MessageMeta } from '../types.js';
+import type { CommitResult, Delivery, DeliveryOptions, MessageMeta, QueueEntryInput } from '../types.js';
 import { StoreError } from '../types.js';
 import type { CommitTarget, CommittedEntry } from './protocol.js';
 import type { WriterClient } from './writer-client.js';
@@ -47,6 +47,7 @@ export class SqliteDelivery implements Delivery {
     private readonly opts: DeliveryOptions,
     private readonly limits: DeliveryLimits,
     private readonly onDone: (d: SqliteDelivery) => void,
+    private readonly queue: QueueEntryInput[] = [],
   ) {}
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -100,7 +101,9 @@ export class SqliteDelivery implements Delivery {
       const tail = this.parts.length > 0 ? this.takeParts() : null;
       const sha256 = this.hash.digest('hex');
       const receivedAt = (this.opts.receivedAt ?? new Date()).getTime();
-      const entries = await this.writer.call<CommittedEntry[]>(
+      const reply = await this.writer.call<
+        CommittedEntry[] | { entries: CommittedEntry[]; queued: string[] }
+      >(
         {
           op: 'commit',
           key: this.key,
@@ -111,9 +114,11 @@ export class SqliteDelivery implements Delivery {
           targets: this.targets,
           envelope: this.opts.envelope,
           receivedAt,
+          queue: this.queue,
         },
         tail?.buffer as ArrayBuffer | undefined,
       );
+      const entries = Array.isArray(reply) ? reply : reply.entries;
       const messages = entries.map(
         (e, i): MessageMeta => ({
           id: String(e.id),
@@ -125,7 +130,8 @@ export class SqliteDelivery implements Delivery {
           sha256,
         }),
       );
-      return { messages, size: this.size, sha256 };
+      if (Array.isArray(reply)) return { messages, size: this.size, sha256 };
+      return { messages, size: this.size, sha256, queued: reply.queued };
     } finally {
       this.finish();
     }

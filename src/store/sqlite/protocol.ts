@@ -3,7 +3,7 @@
  * arrays (one postMessage per event-loop turn), replies likewise (one per written batch). Every
  * value here is structured-cloneable; names and addresses arrive already normalized (../names.ts).
  */
-import type { StoredEnvelope, StoreErrorCode } from '../types.js';
+import type { QueueEntryInput, QueueRecipientUpdate, StoredEnvelope, StoreErrorCode } from '../types.js';
 
 export interface WriterOptions {
   path: string;
@@ -42,6 +42,7 @@ export type WriteOp =
     }
   | { op: 'userSetPassword'; key: string; passwordHash: string }
   | { op: 'userRemove'; key: string }
+  | { op: 'userSetForward'; key: string; forward: string | null }
   | { op: 'aliasAdd'; address: string; key: string; domain: string; targets: string[]; now: number }
   | { op: 'aliasRemove'; key: string }
   | { op: 'mailboxEnsure'; userId: number; name: string }
@@ -61,7 +62,14 @@ export type WriteOp =
       targets: CommitTarget[];
       envelope: StoredEnvelope;
       receivedAt: number;
+      queue: QueueEntryInput[];
     }
+  | { op: 'queueClaim'; owner: string; limit: number; leaseMs: number; now: number }
+  | { op: 'queueUpdate'; id: string; token: string; updates: QueueRecipientUpdate[]; keepLease: boolean }
+  | { op: 'queueRenew'; id: string; token: string; leaseMs: number }
+  | { op: 'queueRelease'; id: string; token: string }
+  | { op: 'queueRetry'; id?: string; now: number }
+  | { op: 'queueRemove'; id: string }
   | { op: 'discard'; key: number };
 
 /** `rid` numbers the request (operations have their own `id` fields). */

@@ -15,6 +15,7 @@ interface UserRow {
   password_hash: string;
   is_admin: number;
   created_at: number;
+  forward: string | null;
 }
 interface MessageRow {
   id: number;
@@ -33,7 +34,7 @@ interface MailboxRow {
   uid_next: number;
 }
 
-const USER_COLS = 'id, address, password_hash, is_admin, created_at';
+const USER_COLS = 'id, address, password_hash, is_admin, created_at, forward';
 const MESSAGE_COLS = 'm.id, m.mailbox_id, m.uid, b.size, m.flags, m.received_at, b.sha256';
 const MAILBOX_COLS = 'id, user_id, name, uid_validity, uid_next';
 
@@ -43,6 +44,7 @@ const toUser = (r: UserRow): User => ({
   passwordHash: r.password_hash,
   isAdmin: r.is_admin !== 0,
   createdAt: new Date(r.created_at),
+  ...(r.forward ? { forward: JSON.parse(r.forward) as User['forward'] } : {}),
 });
 const toMessage = (r: MessageRow): MessageMeta => ({
   id: String(r.id),
@@ -67,7 +69,7 @@ export function parseMessageId(id: string): number | undefined {
 }
 
 export class Reader {
-  private readonly db: Database.Database;
+  readonly db: Database.Database;
   private readonly s;
 
   constructor(path: string, busyTimeoutMs: number) {
@@ -157,6 +159,17 @@ export class Reader {
     const n = parseMessageId(id);
     const r = n === undefined ? undefined : (this.s.message.get(n) as MessageRow | undefined);
     return r && toMessage(r);
+  }
+
+  /** Streams a blob's bytes chunk by chunk; `what` names it in the error if it goes meanwhile. */
+  async *readBlob(blobId: number, size: number, what: string): AsyncIterable<Uint8Array> {
+    let got = 0;
+    for (let seq = 0; got < size; seq++) {
+      const data = this.s.chunk.get(blobId, seq) as Buffer | undefined;
+      if (!data) throw new StoreError('not-found', `${what} was removed while being read`);
+      got += data.length;
+      yield data;
+    }
   }
 
   /** Streams the bytes chunk by chunk; fails if the message is expunged while being read. */

@@ -9,6 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import { StoreError } from '../types.js';
+import { QUEUE_MIGRATION_SQL } from './queue-sql.js';
 
 export interface Migration {
   /** One line for the log. */
@@ -87,6 +88,10 @@ export const MIGRATIONS: readonly Migration[] = [
         value INTEGER NOT NULL
       );
     `,
+  },
+  {
+    description: 'outbound queue: entries sharing delivery blobs, per-recipient state, leases',
+    sql: QUEUE_MIGRATION_SQL,
   },
 ];
 

@@ -37,6 +37,7 @@ import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Logger, silentLogger } from '../../core/index.js';
+import { validateQueueInputs } from '../memory/queue-rules.js';
 import {
   lookupDomain,
   lookupKey,
@@ -46,9 +47,10 @@ import {
   normalizeMailboxName,
   normalizeTargets,
 } from '../names.js';
-import type { Delivery, DeliveryOptions, Domain, MaildropLock, Store, User } from '../types.js';
+import type { Delivery, DeliveryOptions, Domain, MaildropLock, QueueClaim, Store, User } from '../types.js';
 import { StoreError } from '../types.js';
 import { SqliteDelivery } from './delivery.js';
+import { QueueReader } from './queue-sql.js';
 import { parseMessageId, Reader } from './reader.js';
 import { WriterClient } from './writer-client.js';
 
@@ -121,6 +123,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
   if (info.reclaimed > 0)
     log.info({ path: file, blobs: info.reclaimed }, 'reclaimed bytes of unfinished deliveries');
 
+  const queueReader = new QueueReader(reader.db);
   let locks = maildropLocks.get(file);
   if (!locks) maildropLocks.set(file, (locks = new Set()));
   const myLocks = new Set<number>();
@@ -148,6 +151,17 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
       yield chunk;
       live();
     }
+  }
+
+  async function* readBlobChecked(blobId: number, size: number, what: string): AsyncIterable<Uint8Array> {
+    for await (const chunk of reader.readBlob(blobId, size, what)) {
+      yield chunk;
+      live();
+    }
+  }
+  // biome-ignore lint/correctness/useYield: fails on first read, like a stream that cannot open
+  async function* failing(err: Error): AsyncIterable<Uint8Array> {
+    throw err;
   }
 
   const store: Store = {
@@ -218,6 +232,15 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
       remove: async (address) => {
         live();
         await writer.call({ op: 'userRemove', key: userKey(address) });
+      },
+      setForward: async (address, forward) => {
+        live();
+        const value = forward
+          ? JSON.stringify({ targets: normalizeTargets(forward.targets), keep: forward.keep })
+          : null;
+        if (forward && forward.targets.length === 0)
+          throw new StoreError('invalid', 'forwarding needs at least one target');
+        await writer.call({ op: 'userSetForward', key: userKey(address), forward: value });
       },
     },
 
@@ -290,9 +313,54 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
       },
     },
 
+    queue: {
+      claim: async (o) => {
+        live();
+        const now = (o.now ?? new Date()).getTime();
+        return writer.call<QueueClaim[]>({
+          op: 'queueClaim',
+          owner: o.owner,
+          limit: o.limit,
+          leaseMs: o.leaseMs,
+          now,
+        });
+      },
+      update: async (id, token, updates, o) => {
+        live();
+        await writer.call({ op: 'queueUpdate', id, token, updates, keepLease: !!o?.keepLease });
+      },
+      renew: async (id, token, leaseMs) => {
+        live();
+        await writer.call({ op: 'queueRenew', id, token, leaseMs });
+      },
+      release: async (id, token) => {
+        live();
+        await writer.call({ op: 'queueRelease', id, token });
+      },
+      list: (o) => read(() => queueReader.list(o?.limit ?? -1)),
+      get: (id) => read(() => queueReader.get(id)),
+      read: (id) => {
+        live();
+        const b = queueReader.blob(id);
+        if (!b) return failing(new StoreError('not-found', `no such queue entry: ${id}`));
+        return readBlobChecked(b.blobId, b.size, `queue entry ${id}`);
+      },
+      retry: async (id, now) => {
+        live();
+        return writer.call<number>({ op: 'queueRetry', id, now: (now ?? new Date()).getTime() });
+      },
+      remove: async (id) => {
+        live();
+        await writer.call({ op: 'queueRemove', id });
+      },
+      count: () => read(() => queueReader.count()),
+    },
+
     openDelivery: async (dopts: DeliveryOptions): Promise<Delivery> => {
       live();
-      if (dopts.targets.length === 0) throw new StoreError('invalid', 'a delivery needs at least one target');
+      const queue = validateQueueInputs(dopts.queue);
+      if (dopts.targets.length === 0 && queue.length === 0)
+        throw new StoreError('invalid', 'a delivery needs at least one target');
       const targets = dopts.targets.map((t) => ({
         userId: t.userId,
         mailbox: normalizeMailboxName(t.mailbox ?? 'INBOX'),
@@ -305,6 +373,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
         dopts,
         { chunkSize, maxInflight, budget },
         (done) => deliveries.delete(done),
+        queue,
       );
       deliveries.add(d);
       return d;

@@ -14,6 +14,7 @@
 import Database from 'better-sqlite3';
 import { StoreError } from '../types.js';
 import type { CommittedEntry, WriteOp, WriterOptions } from './protocol.js';
+import { QueueWriter } from './queue-sql.js';
 import { checkNotNewer, migrate, SCHEMA_VERSION } from './schema.js';
 
 type Op<K extends WriteOp['op']> = Extract<WriteOp, { op: K }>;
@@ -59,6 +60,7 @@ export class Writer {
   private readonly pending = new Map<number, Pending>();
   private readonly lost: number[] = [];
   private readonly s;
+  private readonly queue: QueueWriter;
 
   constructor(opts: WriterOptions) {
     this.ownerToken = opts.ownerToken;
@@ -84,6 +86,7 @@ export class Writer {
       userByKey: p('SELECT id FROM users WHERE address_key = ?').pluck(),
       userExists: p('SELECT 1 FROM users WHERE id = ?').pluck(),
       userSetPassword: p('UPDATE users SET password_hash = ? WHERE address_key = ?'),
+      userSetForward: p('UPDATE users SET forward = ? WHERE address_key = ?'),
       userBlobs: p(
         `SELECT DISTINCT m.blob_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_id = ?`,
       ).pluck(),
@@ -126,14 +129,16 @@ export class Writer {
       blobCommit: p(
         'UPDATE blobs SET state = 1, owner_pid = NULL, owner_token = NULL, size = ?, sha256 = ?, envelope = ? WHERE id = ? AND state = 0',
       ),
+      // A queue entry (schema step 2) keeps the bytes too.
       blobFreeIfUnused: p(
-        'DELETE FROM blobs WHERE id = ? AND state = 1 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = blobs.id)',
+        'DELETE FROM blobs WHERE id = ? AND state = 1 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = blobs.id) AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = blobs.id)',
       ),
       blobDelete: p('DELETE FROM blobs WHERE id = ?'),
       chunkInsert: p('INSERT INTO blob_chunks (blob_id, seq, data) VALUES (?, ?, ?)'),
       pendingOwners: p('SELECT DISTINCT owner_pid AS pid, owner_token AS token FROM blobs WHERE state = 0'),
       pendingDelete: p('DELETE FROM blobs WHERE state = 0 AND owner_pid IS ? AND owner_token IS ?'),
     };
+    this.queue = new QueueWriter(this.db);
   }
 
   get schemaVersion(): number {
@@ -174,6 +179,9 @@ export class Writer {
       case 'userSetPassword':
         if (this.s.userSetPassword.run(w.passwordHash, w.key).changes === 0) throw notFound('user', w.key);
         return null;
+      case 'userSetForward':
+        if (this.s.userSetForward.run(w.forward, w.key).changes === 0) throw notFound('user', w.key);
+        return null;
       case 'userRemove':
         return this.userRemove(w);
       case 'aliasAdd':
@@ -196,6 +204,18 @@ export class Writer {
         return this.commit(w);
       case 'discard':
         return this.discard(w.key);
+      case 'queueClaim':
+        return this.queue.claim(w.owner, w.limit, w.leaseMs, w.now);
+      case 'queueUpdate':
+        return this.queue.update(w.id, w.token, w.updates, w.keepLease);
+      case 'queueRenew':
+        return this.queue.renew(w.id, w.token, w.leaseMs);
+      case 'queueRelease':
+        return this.queue.release(w.id, w.token);
+      case 'queueRetry':
+        return this.queue.retry(w.id, w.now);
+      case 'queueRemove':
+        return this.queue.remove(w.id);
       default: {
         const never: never = w;
         throw new Error(`unknown op ${JSON.stringify(never)}`);
@@ -367,7 +387,8 @@ export class Writer {
       entries.push({ id, mailboxId: mb.id, uid: mb.uid });
     }
     this.pending.delete(w.key);
-    return entries;
+    if (w.queue.length === 0) return entries;
+    return { entries, queued: this.queue.insert(w.queue, blobId, w.receivedAt) };
   }
 
   /** Drops a delivery's pending bytes (abort, or a failed commit). */

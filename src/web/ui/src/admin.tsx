@@ -1,0 +1,166 @@
+/** The admin console: domains, users and aliases (admin accounts only; the API enforces it). */
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { api } from './api.js';
+import { t } from './i18n.js';
+
+interface Data {
+  domains: Array<{ name: string }>;
+  users: Array<{ address: string; isAdmin: boolean }>;
+  aliases: Array<{ address: string; targets: string[] }>;
+}
+
+export function Admin() {
+  const [data, setData] = useState<Data>({ domains: [], users: [], aliases: [] });
+  const [error, setError] = useState('');
+  const [domain, setDomain] = useState('');
+  const [user, setUser] = useState({ address: '', password: '', isAdmin: false });
+  const [alias, setAlias] = useState({ address: '', targets: '' });
+
+  const load = useCallback(async () => {
+    const [d, u, a] = await Promise.all([
+      api<Pick<Data, 'domains'>>('GET', '/api/admin/domains'),
+      api<Pick<Data, 'users'>>('GET', '/api/admin/users'),
+      api<Pick<Data, 'aliases'>>('GET', '/api/admin/aliases'),
+    ]);
+    setData({ domains: d.domains, users: u.users, aliases: a.aliases });
+  }, []);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const run = async (p: Promise<unknown>) => {
+    setError('');
+    try {
+      await p;
+      await load();
+    } catch (e) {
+      setError(t('error', { e: (e as Error).message }));
+    }
+  };
+  const del = (what: string, name: string) => (
+    <button
+      type="button"
+      aria-label={`${t('delete')} ${name}`}
+      onClick={() => void run(api('DELETE', `/api/admin/${what}/${encodeURIComponent(name)}`))}
+    >
+      {t('delete')}
+    </button>
+  );
+
+  return (
+    <div class="admin">
+      <h2>{t('admin')}</h2>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <section aria-label={t('domains')}>
+        <h3>{t('domains')}</h3>
+        <ul>
+          {data.domains.map((d) => (
+            <li key={d.name}>
+              {d.name} {del('domains', d.name)}
+            </li>
+          ))}
+        </ul>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void run(api('POST', '/api/admin/domains', { name: domain })).then(() => setDomain(''));
+          }}
+        >
+          <input
+            aria-label={t('domains')}
+            value={domain}
+            onInput={(e) => setDomain(e.currentTarget.value)}
+            required
+          />
+          <button type="submit">{t('add')}</button>
+        </form>
+      </section>
+      <section aria-label={t('users')}>
+        <h3>{t('users')}</h3>
+        <ul>
+          {data.users.map((u) => (
+            <li key={u.address}>
+              {u.address} {u.isAdmin ? `(${t('isAdmin')})` : ''} {del('users', u.address)}
+            </li>
+          ))}
+        </ul>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void run(api('POST', '/api/admin/users', user)).then(() =>
+              setUser({ address: '', password: '', isAdmin: false }),
+            );
+          }}
+        >
+          <input
+            aria-label={t('address')}
+            placeholder={t('address')}
+            value={user.address}
+            onInput={(e) => setUser({ ...user, address: e.currentTarget.value })}
+            required
+          />
+          <input
+            aria-label={t('password')}
+            placeholder={t('password')}
+            type="password"
+            autocomplete="new-password"
+            value={user.password}
+            onInput={(e) => setUser({ ...user, password: e.currentTarget.value })}
+            required
+          />
+          <label class="check">
+            <input
+              type="checkbox"
+              checked={user.isAdmin}
+              onChange={(e) => setUser({ ...user, isAdmin: e.currentTarget.checked })}
+            />
+            {t('isAdmin')}
+          </label>
+          <button type="submit">{t('add')}</button>
+        </form>
+      </section>
+      <section aria-label={t('aliases')}>
+        <h3>{t('aliases')}</h3>
+        <ul>
+          {data.aliases.map((a) => (
+            <li key={a.address}>
+              {a.address} → {a.targets.join(', ')} {del('aliases', a.address)}
+            </li>
+          ))}
+        </ul>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            const targets = alias.targets
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean);
+            void run(api('POST', '/api/admin/aliases', { address: alias.address, targets })).then(() =>
+              setAlias({ address: '', targets: '' }),
+            );
+          }}
+        >
+          <input
+            aria-label={t('address')}
+            placeholder={t('address')}
+            value={alias.address}
+            onInput={(e) => setAlias({ ...alias, address: e.currentTarget.value })}
+            required
+          />
+          <input
+            aria-label={t('targets')}
+            placeholder={t('targets')}
+            value={alias.targets}
+            onInput={(e) => setAlias({ ...alias, targets: e.currentTarget.value })}
+            required
+          />
+          <button type="submit">{t('add')}</button>
+        </form>
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,141 @@
+/** The reading view: decoded headers, text or sanitized HTML, attachments, and the actions. */
+import { useEffect, useState } from 'preact/hooks';
+import { api, type FullMessage, type Template } from './api.js';
+import type { ComposeSeed } from './compose.js';
+import { folderLabel, t } from './i18n.js';
+import { Clip } from './icons.js';
+import { MailFrame } from './mail-frame.js';
+
+export function Reader(props: {
+  id: string;
+  boxes: string[];
+  onClose: () => void;
+  onChanged: (gone: boolean) => void;
+  onCompose: (seed: ComposeSeed) => void;
+}) {
+  const { id } = props;
+  const [m, setM] = useState<FullMessage>();
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    setM(undefined);
+    api<FullMessage>('GET', `/api/messages/${id}`)
+      .then(async (msg) => {
+        setM(msg);
+        if (!msg.flags.includes('\\Seen')) {
+          const r = await api<{ flags: string[] }>('POST', `/api/messages/${id}/flags`, { add: ['\\Seen'] });
+          setM({ ...msg, flags: r.flags });
+          props.onChanged(false);
+        }
+      })
+      .catch((e) => setError(t('error', { e: e.message })));
+  }, [id]);
+
+  if (error)
+    return (
+      <p class="error" role="alert">
+        {error}
+      </p>
+    );
+  if (!m) return null;
+
+  const template = async (mode: 'reply' | 'all' | 'forward') => {
+    const tpl = await api<Template>('GET', `/api/messages/${id}/template?mode=${mode}`);
+    props.onCompose(tpl);
+  };
+  const act = async (fn: () => Promise<unknown>, gone: boolean) => {
+    try {
+      await fn();
+      props.onChanged(gone);
+    } catch (e) {
+      setError(t('error', { e: (e as Error).message }));
+    }
+  };
+  const seen = m.flags.includes('\\Seen');
+  const files = m.attachments.filter((a) => !a.inline || !m.html);
+
+  return (
+    <article class="reader" aria-label={m.subject || t('noSubject')}>
+      <div class="toolbar" role="toolbar">
+        <button type="button" class="back" onClick={props.onClose}>
+          {t('back')}
+        </button>
+        <button type="button" onClick={() => void template('reply')}>
+          {t('reply')}
+        </button>
+        <button type="button" onClick={() => void template('all')}>
+          {t('replyAll')}
+        </button>
+        <button type="button" onClick={() => void template('forward')}>
+          {t('forward')}
+        </button>
+        <button type="button" onClick={() => void act(() => api('DELETE', `/api/messages/${id}`), true)}>
+          {t('delete')}
+        </button>
+        <button
+          type="button"
+          onClick={() =>
+            void act(async () => {
+              const r = await api<{ flags: string[] }>(
+                'POST',
+                `/api/messages/${id}/flags`,
+                seen ? { remove: ['\\Seen'] } : { add: ['\\Seen'] },
+              );
+              setM({ ...m, flags: r.flags });
+            }, false)
+          }
+        >
+          {seen ? t('markUnread') : t('markRead')}
+        </button>
+        <select
+          aria-label={t('moveTo')}
+          value=""
+          onChange={(e) => {
+            const to = e.currentTarget.value;
+            if (to) void act(() => api('POST', `/api/messages/${id}/move`, { to }), true);
+          }}
+        >
+          <option value="">{t('moveTo')}</option>
+          {props.boxes
+            .filter((b) => b !== m.mailbox)
+            .map((b) => (
+              <option key={b} value={b}>
+                {folderLabel(b)}
+              </option>
+            ))}
+        </select>
+        <a href={`/api/messages/${id}/raw`} target="_blank" rel="noreferrer">
+          {t('source')}
+        </a>
+      </div>
+      <h2 class="subject">{m.subject || t('noSubject')}</h2>
+      <dl class="headers">
+        <dt>{t('from')}</dt>
+        <dd>{m.from}</dd>
+        <dt>{t('to')}</dt>
+        <dd>{m.to}</dd>
+        {m.cc && <dt>{t('cc')}</dt>}
+        {m.cc && <dd>{m.cc}</dd>}
+        <dt>{t('date')}</dt>
+        <dd>{new Date(m.date ?? m.receivedAt).toLocaleString()}</dd>
+      </dl>
+      {files.length > 0 && (
+        <ul class="attachments" aria-label={t('attachments')}>
+          {files.map((a) => (
+            <li key={a.index}>
+              <a href={`/api/messages/${id}/attachments/${a.index}`} download={a.filename ?? ''}>
+                <Clip /> {a.filename ?? a.contentType}
+              </a>{' '}
+              <span class="size">({Math.ceil(a.size / 1024)} KB)</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {m.html ? (
+        <MailFrame html={m.html} title={m.subject || t('message')} />
+      ) : (
+        <pre class="text">{m.text ?? ''}</pre>
+      )}
+    </article>
+  );
+}

@@ -1,0 +1,95 @@
+/** The user's settings: password change and forwarding. */
+import { useEffect, useState } from 'preact/hooks';
+import { api } from './api.js';
+import { t } from './i18n.js';
+
+function useNote(): [string, (p: Promise<unknown>) => void] {
+  const [note, setNote] = useState('');
+  return [
+    note,
+    (p) =>
+      void p.then(
+        () => setNote(t('saved')),
+        (e: Error) => setNote(t('error', { e: e.message })),
+      ),
+  ];
+}
+
+export function Settings() {
+  const [current, setCurrent] = useState('');
+  const [password, setPassword] = useState('');
+  const [pwNote, runPw] = useNote();
+  const [targets, setTargets] = useState('');
+  const [keep, setKeep] = useState(true);
+  const [fwNote, runFw] = useNote();
+
+  useEffect(() => {
+    api<{ forward: { targets: string[]; keep: boolean } | null }>('GET', '/api/settings/forward').then(
+      (r) => {
+        setTargets(r.forward?.targets.join(', ') ?? '');
+        setKeep(r.forward?.keep ?? true);
+      },
+    );
+  }, []);
+
+  return (
+    <div class="settings">
+      <h2>{t('settings')}</h2>
+      <form
+        aria-label={t('changePassword')}
+        onSubmit={(e) => {
+          e.preventDefault();
+          runPw(api('POST', '/api/settings/password', { current, password }));
+        }}
+      >
+        <h3>{t('changePassword')}</h3>
+        <label>
+          {t('currentPassword')}
+          <input
+            type="password"
+            autocomplete="current-password"
+            value={current}
+            onInput={(e) => setCurrent(e.currentTarget.value)}
+            required
+          />
+        </label>
+        <label>
+          {t('newPassword')}
+          <input
+            type="password"
+            autocomplete="new-password"
+            minLength={8}
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+            required
+          />
+        </label>
+        <button type="submit">{t('save')}</button>
+        {pwNote && <p role="status">{pwNote}</p>}
+      </form>
+      <form
+        aria-label={t('forwarding')}
+        onSubmit={(e) => {
+          e.preventDefault();
+          const list = targets
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
+          runFw(api('POST', '/api/settings/forward', { targets: list, keep }));
+        }}
+      >
+        <h3>{t('forwarding')}</h3>
+        <label>
+          {t('forwardTo')}
+          <input type="text" value={targets} onInput={(e) => setTargets(e.currentTarget.value)} />
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={keep} onChange={(e) => setKeep(e.currentTarget.checked)} />
+          {t('keepCopy')}
+        </label>
+        <button type="submit">{t('save')}</button>
+        {fwNote && <p role="status">{fwNote}</p>}
+      </form>
+    </div>
+  );
+}
