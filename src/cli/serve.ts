@@ -18,7 +18,7 @@ export function registerServeCommand(program: Command): void {
     .option('--smtps <addr>', 'submission over implicit TLS (default 0.0.0.0:465)')
     .option('--pop3 <addr>', 'POP3 listener (default 0.0.0.0:110)')
     .option('--pop3s <addr>', 'POP3 over implicit TLS (default 0.0.0.0:995)')
-    .option('--web <addr>', 'web interface (default off until it lands)')
+    .option('--web <addr>', 'webmail and admin console (default 0.0.0.0:8080)')
     .option('--tls-cert <file>', 'certificate (PEM); self-signed in the data dir when absent')
     .option('--tls-key <file>', 'private key (PEM)')
     .option('--log-level <level>', 'trace, debug, info, warn, error')

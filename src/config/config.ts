@@ -93,8 +93,6 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(env.POSTHORN_DATA || 'data');
   const listen = {} as Record<ListenerName, ListenAddr | null>;
   for (const l of LISTENERS) listen[l] = { host: '0.0.0.0', port: DEFAULT_PORTS[l] };
-  // The web UI arrives with its own issue; until then nothing listens there by default.
-  listen.web = null;
   return {
     hostname: env.POSTHORN_HOSTNAME || 'localhost',
     dataDir,

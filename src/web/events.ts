@@ -1,8 +1,10 @@
 /**
  * New-mail notifications as server-sent events (HTML Living Standard §9.2): `GET /api/events`
- * keeps the response open and sends `event: mailbox` with `{name, uidNext, total, unseen}`
- * whenever a mailbox of the user changes. It polls the store (every `eventPollMs`) rather than
- * hooking deliveries, because in a cluster the delivery may happen on another node.
+ * keeps the response open and sends `event: mailbox` with `{name, uidNext}` whenever a message
+ * arrives in a mailbox of the user (its uidNext grows; RFC 3501's UIDNEXT idea). Flag changes and
+ * deletions are not pushed: the page that makes them refreshes itself. It polls the store's
+ * mailbox rows (every `eventPollMs`) rather than hooking deliveries, because in a cluster the
+ * delivery may happen on another node.
  *
  * Failure semantics: a store error ends the stream (the browser's EventSource reconnects by
  * itself); a comment line every 25 s keeps proxies from closing an idle stream.
@@ -23,22 +25,17 @@ export function eventRoutes(app: FastifyInstance, ctx: WebContext): void {
       'x-accel-buffering': 'no',
     });
     res.write('retry: 3000\n\n');
-    const seen = new Map<string, string>();
+    const seen = new Map<string, number>();
     let first = true;
     let closed = false;
+    // Only the mailbox rows are read (no message lists): cheap enough to poll for every client.
     const poll = async () => {
-      const boxes = await ctx.store.mailboxes.list(user.id);
-      for (const b of boxes) {
-        const msgs = await ctx.store.messages.list(b.id);
-        const state = {
-          name: b.name,
-          uidNext: b.uidNext,
-          total: msgs.length,
-          unseen: msgs.filter((m) => !m.flags.includes('\\Seen')).length,
-        };
-        const key = JSON.stringify(state);
-        if (!first && seen.get(b.name) !== key && !closed) res.write(`event: mailbox\ndata: ${key}\n\n`);
-        seen.set(b.name, key);
+      for (const b of await ctx.store.mailboxes.list(user.id)) {
+        const before = seen.get(b.name);
+        if (!first && before !== b.uidNext && !closed) {
+          res.write(`event: mailbox\ndata: ${JSON.stringify({ name: b.name, uidNext: b.uidNext })}\n\n`);
+        }
+        seen.set(b.name, b.uidNext);
       }
       if (first && !closed) res.write('event: ready\ndata: {}\n\n');
       first = false;

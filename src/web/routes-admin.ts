@@ -11,6 +11,8 @@ import { caller, HttpError, notFound, str, type WebContext } from './context.js'
 const ADDRESS_RE = /^[^@\s]{1,64}@[^@\s]{1,255}$/;
 const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/i;
 const MIN_PASSWORD = 8;
+/** Queue entries shown at once. */
+const QUEUE_PAGE = 500;
 
 function admin(req: FastifyRequest) {
   const c = caller(req);
@@ -118,6 +120,44 @@ export function adminRoutes(app: FastifyInstance, ctx: WebContext): void {
     const address = (req.params as { address: string }).address;
     if (!(await store.aliases.get(address))) throw notFound('no such alias');
     await store.aliases.remove(address);
+    return { ok: true };
+  });
+
+  // The outbound queue (`posthorn queue list|retry|delete`).
+  app.get('/api/admin/queue', async (req) => {
+    admin(req);
+    const entries = await store.queue.list({ limit: QUEUE_PAGE });
+    return {
+      entries: entries.map((e) => ({
+        id: e.id,
+        mailFrom: e.mailFrom,
+        createdAt: e.createdAt.toISOString(),
+        nextAttemptAt: e.nextAttemptAt.toISOString(),
+        expiresAt: e.expiresAt.toISOString(),
+        size: e.size,
+        authUser: e.envelope.client?.authUser ?? null,
+        recipients: e.recipients.map((r) => ({
+          address: r.address,
+          state: r.state,
+          attempts: r.attempts,
+          last: r.last ?? null,
+        })),
+      })),
+    };
+  });
+
+  app.post('/api/admin/queue/:id/retry', async (req) => {
+    admin(req);
+    const id = (req.params as { id: string }).id;
+    if (!(await store.queue.get(id))) throw notFound('no such queue entry');
+    return { changed: await store.queue.retry(id) };
+  });
+
+  app.delete('/api/admin/queue/:id', async (req) => {
+    admin(req);
+    const id = (req.params as { id: string }).id;
+    if (!(await store.queue.get(id))) throw notFound('no such queue entry');
+    await store.queue.remove(id);
     return { ok: true };
   });
 }

@@ -7,6 +7,7 @@
  * in a sandboxed iframe without scripts. Downloads are always `attachment` with `nosniff` and a
  * `sandbox` CSP, so no attachment ever renders as a page of this origin.
  */
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { attachmentDisposition } from './content-disposition.js';
 import { caller, HttpError, notFound, str, type WebContext } from './context.js';
@@ -137,7 +138,6 @@ export function mailRoutes(app: FastifyInstance, ctx: WebContext): void {
       .header('content-length', String(meta.size))
       .header('content-disposition', attachmentDisposition(`message-${meta.uid}.eml`))
       .header('x-content-type-options', 'nosniff');
-    const { Readable } = await import('node:stream');
     return reply.send(Readable.from(store.messages.read(meta.id)));
   });
 

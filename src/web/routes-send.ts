@@ -21,6 +21,7 @@ import {
   type Mailbox,
   parseAddressList,
 } from '../mime/index.js';
+import { has8bit } from '../mta/outbound/index.js';
 import { SmtpError } from '../smtp/server/backend.js';
 import type { User } from '../store/types.js';
 import { forwardOptions, replyOptions } from '../ua/compose.js';
@@ -36,8 +37,14 @@ interface ComposeInput {
   references?: string[];
   forwardOf?: string;
   draftId?: string;
+  /** Ask for delivery status notifications (RFC 3461 NOTIFY=SUCCESS,FAILURE). */
+  dsn: boolean;
+  /** Ask for a read receipt (RFC 8098 Disposition-Notification-To). */
+  receipt: boolean;
   files: ComposeAttachment[];
 }
+
+const flag = (v: unknown) => v === true || v === 'true' || v === 'on' || v === '1';
 
 function addresses(v: unknown, name: string): Mailbox[] {
   if (v === undefined || v === null || v === '') return [];
@@ -66,6 +73,8 @@ function fromFields(f: Record<string, unknown>, files: ComposeAttachment[]): Com
     bcc: addresses(f.bcc, 'bcc'),
     subject: optStr(f.subject, 'subject') ?? '',
     text: optStr(f.text, 'text', 10 * 1024 * 1024) ?? '',
+    dsn: flag(f.dsn),
+    receipt: flag(f.receipt),
     files,
   };
   const irt = optStr(f.inReplyTo, 'inReplyTo');
@@ -116,6 +125,7 @@ async function compose(ctx: WebContext, user: User, input: ComposeInput): Promis
   };
   if (input.inReplyTo) opts.inReplyTo = input.inReplyTo;
   if (input.references) opts.references = input.references;
+  if (input.receipt) opts.headers = { 'Disposition-Notification-To': user.address };
   const attachments: ComposeAttachment[] = [...input.files];
   if (input.forwardOf) {
     const orig = await ctx.reader.owned(user.id, input.forwardOf);
@@ -174,7 +184,13 @@ export function sendRoutes(app: FastifyInstance, ctx: WebContext): void {
     });
     try {
       try {
-        await session.mail(user.address, { raw: {}, size: bytes.length, body: '8BITMIME' });
+        // The composer encodes non-ASCII text, so 8BITMIME is declared only when really needed.
+        const body = has8bit(bytes) ? '8BITMIME' : '7BIT';
+        await session.mail(user.address, {
+          raw: { SIZE: String(bytes.length), BODY: body },
+          size: bytes.length,
+          body,
+        });
       } catch (err) {
         if (err instanceof SmtpError) throw new HttpError(422, `sender refused: ${err.message}`);
         throw err;
@@ -182,7 +198,10 @@ export function sendRoutes(app: FastifyInstance, ctx: WebContext): void {
       const refused: Array<{ address: string; reply: string }> = [];
       for (const r of [...new Set(rcpts.map((a) => a.toLowerCase()))]) {
         try {
-          await session.rcpt(r, { raw: {} });
+          await session.rcpt(
+            r,
+            input.dsn ? { notify: ['SUCCESS', 'FAILURE'], raw: { NOTIFY: 'SUCCESS,FAILURE' } } : { raw: {} },
+          );
         } catch (err) {
           if (!(err instanceof SmtpError)) throw err;
           refused.push({ address: r, reply: `${err.reply.code} ${err.reply.enhanced ?? ''} ${err.message}` });
@@ -232,6 +251,7 @@ export function sendRoutes(app: FastifyInstance, ctx: WebContext): void {
     if (!m) throw notFound('no such message');
     const mode = (req.query as Record<string, string | undefined>).mode ?? 'reply';
     const p = await ctx.reader.parse(m.meta.id);
+    // The reply/forward builders read only the account's address (and optional full name).
     const account = { name: 'web', address: user.address } as Parameters<typeof replyOptions>[1];
     const o =
       mode === 'forward'

@@ -93,6 +93,8 @@ describe('posthorn serve refuses to start with one clear line', () => {
         'off',
         '--pop3s',
         'off',
+        '--web',
+        'off',
       ]);
       assert.equal(r.code, 1);
       assert.match(

@@ -51,7 +51,7 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-const OFF = ['--submission', 'off', '--smtps', 'off', '--pop3s', 'off'];
+const OFF = ['--submission', 'off', '--smtps', 'off', '--pop3s', 'off', '--web', 'off'];
 
 /**
  * Starts `posthorn serve --data DIR` with SMTP and POP3 on 127.0.0.1:0 (others off unless `args`

@@ -19,6 +19,8 @@ import { tempDir } from '../support/tmp.js';
 import { deliverSmtp, PASSWORDS, startSite, type TestSite } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const PNG_1X1 =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const uiDir = join(root, 'src/web/ui/dist');
 const KOREAN_FILE = '회의록 3월.txt';
@@ -99,9 +101,17 @@ describe('webmail in chromium', { skip }, () => {
         '<h2>회의록</h2><p>The minutes are attached.</p>' +
         '<script>top.__pwned = "script"; alert(1)</script>' +
         '<img src="x" onerror="top.__pwned = \'onerror\'; alert(2)">' +
-        '<img src="http://127.0.0.1:9/tracker.png" alt="tracker">',
+        '<img src="http://127.0.0.1:9/tracker.png" alt="tracker">' +
+        '<img src="cid:logo@uu.ac.kr" alt="logo">',
       attachments: [
         { content: Buffer.from('안건 1: 예산\n'), filename: KOREAN_FILE, contentType: 'text/plain' },
+        {
+          content: Buffer.from(PNG_1X1, 'base64'),
+          filename: 'logo.png',
+          contentType: 'image/png',
+          inline: true,
+          cid: 'logo@uu.ac.kr',
+        },
       ],
     });
     await deliverSmtp(site.smtpPort, 'lee@example.org', ['kihyun@uu.ac.kr'], raw);
@@ -129,6 +139,15 @@ describe('webmail in chromium', { skip }, () => {
     assert.equal(await page.evaluate('typeof window.__pwned'), 'undefined');
     assert.deepEqual(dialogs, []);
     await page.getByText('Remote images are blocked.').waitFor();
+    // The message's own inline image (cid:) shows: it becomes a data: URL inside the sandbox.
+    const logo = f.locator('img[alt="logo"]');
+    await logo.waitFor();
+    assert.match((await logo.getAttribute('src')) ?? '', /^data:image\/png;base64,/);
+    assert.equal(
+      await logo.evaluate((img: { naturalWidth: number }) => img.naturalWidth),
+      1,
+      'the image decoded',
+    );
     await page.screenshot({ path: join(shots, 'message.png') });
   });
 
@@ -155,6 +174,14 @@ describe('webmail in chromium', { skip }, () => {
       buffer: Buffer.from('item,amount\nservers,100\n'),
     });
     await page.getByText('예산안.csv').waitFor();
+    // And one more by drag and drop onto the form.
+    const dt = await page.evaluateHandle(`(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['dropped'], 'dropped.txt', { type: 'text/plain' }));
+      return dt;
+    })()`);
+    await page.locator('form.compose').dispatchEvent('drop', { dataTransfer: dt });
+    await page.getByText('dropped.txt').waitFor();
     await page.screenshot({ path: join(shots, 'compose.png') });
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     await page.getByRole('status').filter({ hasText: 'Message sent.' }).waitFor();
@@ -164,16 +191,18 @@ describe('webmail in chromium', { skip }, () => {
     await page.getByRole('button', { name: /Budget draft/ }).click();
     await page.getByText('예산안입니다.').waitFor();
     await page.getByRole('link', { name: /예산안\.csv/ }).waitFor();
+    await page.getByRole('link', { name: /dropped\.txt/ }).waitFor();
   });
 
-  it('replies and deletes', async () => {
+  it('replies and deletes (with the keyboard shortcut)', async () => {
     await page.getByRole('button', { name: 'Reply', exact: true }).click();
     assert.equal(await filled(page, 'To'), 'kihyun@uu.ac.kr');
     assert.equal(await filled(page, 'Subject'), 'Re: Budget draft');
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     await page.getByRole('status').filter({ hasText: 'Message sent.' }).waitFor();
     await page.getByRole('button', { name: /Budget draft/ }).click();
-    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('heading', { name: 'Budget draft' }).waitFor();
+    await page.keyboard.press('Delete'); // the keyboard shortcut
     await page.getByText('No messages.').waitFor();
     await page.getByRole('button', { name: /^Trash/ }).click();
     await page.getByRole('button', { name: /Budget draft/ }).waitFor();
@@ -225,5 +254,21 @@ describe('webmail in chromium', { skip }, () => {
     await fwd.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
     const root = await site.store.users.get('root@uu.ac.kr');
     assert.deepEqual(root?.forward, { targets: ['kihyun@uu.ac.kr'], keep: true });
+  });
+
+  it('speaks Korean to a Korean browser and fits a phone screen', async () => {
+    const ctx = await browser.newContext({ locale: 'ko-KR', viewport: { width: 390, height: 844 } });
+    const phone = await ctx.newPage();
+    phone.setDefaultTimeout(10_000);
+    await phone.goto(site.base);
+    await phone.getByLabel('메일 주소').fill('kihyun@uu.ac.kr');
+    await phone.getByLabel('비밀번호').fill(PASSWORDS['kihyun@uu.ac.kr']!);
+    await phone.getByRole('button', { name: '로그인' }).click();
+    await phone.getByRole('button', { name: /받은편지함/ }).waitFor();
+    assert.equal(await phone.evaluate('document.documentElement.lang'), 'ko');
+    const width = (await phone.evaluate('document.documentElement.scrollWidth')) as number;
+    assert.ok(width <= 390, `no horizontal scrolling (${width}px)`);
+    await phone.screenshot({ path: join(shots, 'phone-ko.png') });
+    await ctx.close();
   });
 });

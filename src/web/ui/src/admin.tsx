@@ -3,26 +3,40 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { t } from './i18n.js';
 
+interface QueueEntry {
+  id: string;
+  mailFrom: string;
+  nextAttemptAt: string;
+  recipients: Array<{
+    address: string;
+    state: string;
+    attempts: number;
+    last: { status: string; diagnostic: string } | null;
+  }>;
+}
+
 interface Data {
+  queue: QueueEntry[];
   domains: Array<{ name: string }>;
   users: Array<{ address: string; isAdmin: boolean }>;
   aliases: Array<{ address: string; targets: string[] }>;
 }
 
 export function Admin() {
-  const [data, setData] = useState<Data>({ domains: [], users: [], aliases: [] });
+  const [data, setData] = useState<Data>({ domains: [], users: [], aliases: [], queue: [] });
   const [error, setError] = useState('');
   const [domain, setDomain] = useState('');
   const [user, setUser] = useState({ address: '', password: '', isAdmin: false });
   const [alias, setAlias] = useState({ address: '', targets: '' });
 
   const load = useCallback(async () => {
-    const [d, u, a] = await Promise.all([
+    const [d, u, a, q] = await Promise.all([
       api<Pick<Data, 'domains'>>('GET', '/api/admin/domains'),
       api<Pick<Data, 'users'>>('GET', '/api/admin/users'),
       api<Pick<Data, 'aliases'>>('GET', '/api/admin/aliases'),
+      api<{ entries: QueueEntry[] }>('GET', '/api/admin/queue'),
     ]);
-    setData({ domains: d.domains, users: u.users, aliases: a.aliases });
+    setData({ domains: d.domains, users: u.users, aliases: a.aliases, queue: q.entries });
   }, []);
   useEffect(() => {
     void load();
@@ -160,6 +174,30 @@ export function Admin() {
           />
           <button type="submit">{t('add')}</button>
         </form>
+      </section>
+      <section aria-label={t('queue')}>
+        <h3>{t('queue')}</h3>
+        {data.queue.length === 0 && <p>{t('emptyQueue')}</p>}
+        <ul>
+          {data.queue.map((e) => (
+            <li key={e.id}>
+              <code>{e.id}</code> {e.mailFrom || '<>'} →{' '}
+              {e.recipients.map((r) => (
+                <span key={r.address} class={`rcpt ${r.state}`}>
+                  {r.address} ({r.state}
+                  {r.last ? `, ${r.last.status} ${r.last.diagnostic}` : ''}){' '}
+                </span>
+              ))}
+              <button
+                type="button"
+                onClick={() => void run(api('POST', `/api/admin/queue/${e.id}/retry`, {}))}
+              >
+                {t('retry')}
+              </button>{' '}
+              {del('queue', e.id)}
+            </li>
+          ))}
+        </ul>
       </section>
     </div>
   );

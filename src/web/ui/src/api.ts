@@ -70,6 +70,7 @@ export interface FullMessage extends Omit<Summary, 'date'> {
     contentType: string;
     size: number;
     inline: boolean;
+    contentId: string | null;
   }>;
 }
 

@@ -16,6 +16,8 @@ export function Compose({ seed, onDone }: { seed: ComposeSeed; onDone: (note?: s
   const [text, setText] = useState(seed.text ?? '');
   const [files, setFiles] = useState<File[]>([]);
   const [draftId, setDraftId] = useState(seed.draftId);
+  const [dsn, setDsn] = useState(false);
+  const [receipt, setReceipt] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [dragging, setDragging] = useState(false);
@@ -32,6 +34,8 @@ export function Compose({ seed, onDone }: { seed: ComposeSeed; onDone: (note?: s
     if (seed.references?.length) f.set('references', seed.references.join(' '));
     if (seed.forwardOf) f.set('forwardOf', seed.forwardOf);
     if (draftId) f.set('draftId', draftId);
+    if (dsn) f.set('dsn', 'true');
+    if (receipt) f.set('receipt', 'true');
     for (const file of files) f.append('attachment', file, file.name);
     return f;
   };
@@ -125,6 +129,16 @@ export function Compose({ seed, onDone }: { seed: ComposeSeed; onDone: (note?: s
             </li>
           ))}
         </ul>
+      </div>
+      <div class="options">
+        <label class="check">
+          <input type="checkbox" checked={dsn} onChange={(e) => setDsn(e.currentTarget.checked)} />
+          {t('askDsn')}
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={receipt} onChange={(e) => setReceipt(e.currentTarget.checked)} />
+          {t('askReceipt')}
+        </label>
       </div>
       {error && (
         <p class="error" role="alert">

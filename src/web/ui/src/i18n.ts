@@ -73,6 +73,11 @@ const en = {
   name: 'Name',
   targets: 'Targets (comma-separated)',
   isAdmin: 'Administrator',
+  askDsn: 'Ask for delivery notification',
+  askReceipt: 'Ask for a read receipt',
+  queue: 'Outbound queue',
+  retry: 'Retry',
+  emptyQueue: 'The queue is empty.',
 };
 
 type Key = keyof typeof en;
@@ -151,6 +156,11 @@ const ko: Record<Key, string> = {
   name: '이름',
   targets: '받을 주소 (쉼표로 구분)',
   isAdmin: '관리자',
+  askDsn: '배달 확인 요청',
+  askReceipt: '읽음 확인 요청',
+  queue: '보낼 편지 대기열',
+  retry: '다시 시도',
+  emptyQueue: '대기열이 비었습니다.',
 };
 
 export const lang: 'ko' | 'en' = (navigator.languages?.[0] ?? navigator.language ?? 'en')

@@ -207,11 +207,17 @@ function Mail({ me, onLogout }: { me: Me; onLogout: () => void }) {
         document.getElementById('search')?.focus();
       } else if (e.key === 'Escape') {
         setOpen(undefined);
+      } else if (e.key === 'j' || e.key === 'k') {
+        // Next / previous message in the list.
+        const ids = list.messages.map((m) => m.id);
+        const i = open ? ids.indexOf(open) : -1;
+        const next = ids[e.key === 'j' ? i + 1 : Math.max(0, i - 1)];
+        if (next) setOpen(next);
       }
     };
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
-  }, [compose]);
+  }, [compose, list, open]);
 
   const refresh = () => {
     void loadBoxes();

@@ -6,6 +6,29 @@ import { folderLabel, t } from './i18n.js';
 import { Clip } from './icons.js';
 import { MailFrame } from './mail-frame.js';
 
+/** Inline images larger than this stay blocked (they would be data: URLs in the page). */
+const MAX_INLINE_IMAGE = 2 * 1024 * 1024;
+
+/**
+ * Replaces `cid:` references (RFC 2392) with data: URLs of the message's own inline images, so
+ * they show inside the sandbox, whose CSP allows data: images only.
+ */
+async function inlineCids(id: string, m: FullMessage): Promise<string> {
+  let html = m.html ?? '';
+  for (const a of m.attachments) {
+    if (!a.contentId || !a.contentType.startsWith('image/') || a.size > MAX_INLINE_IMAGE) continue;
+    const blob = await (await fetch(`/api/messages/${id}/attachments/${a.index}`)).blob();
+    const url = await new Promise<string>((resolve) => {
+      const r = new FileReader();
+      r.onload = () => resolve(String(r.result).replace(/^data:[^;,]*/, `data:${a.contentType}`));
+      r.readAsDataURL(blob);
+    });
+    const cid = a.contentId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    html = html.replace(new RegExp(`cid:${cid}(?=["'\\s>)])`, 'gi'), url);
+  }
+  return html;
+}
+
 export function Reader(props: {
   id: string;
   boxes: string[];
@@ -16,12 +39,15 @@ export function Reader(props: {
   const { id } = props;
   const [m, setM] = useState<FullMessage>();
   const [error, setError] = useState('');
+  const [html, setHtml] = useState<string | null>(null);
 
   useEffect(() => {
     setM(undefined);
     api<FullMessage>('GET', `/api/messages/${id}`)
       .then(async (msg) => {
         setM(msg);
+        setHtml(msg.html);
+        if (msg.html?.includes('cid:')) setHtml(await inlineCids(id, msg));
         if (!msg.flags.includes('\\Seen')) {
           const r = await api<{ flags: string[] }>('POST', `/api/messages/${id}/flags`, { add: ['\\Seen'] });
           setM({ ...msg, flags: r.flags });
@@ -31,6 +57,58 @@ export function Reader(props: {
       .catch((e) => setError(t('error', { e: e.message })));
   }, [id]);
 
+  // Keyboard shortcuts while reading (not while typing): r reply, a reply all, f forward,
+  // Delete or # delete, u toggle unread.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const tag = (e.target as HTMLElement).tagName;
+      if (
+        !m ||
+        tag === 'INPUT' ||
+        tag === 'TEXTAREA' ||
+        tag === 'SELECT' ||
+        e.ctrlKey ||
+        e.metaKey ||
+        e.altKey
+      )
+        return;
+      const k = e.key;
+      if (k === 'r' || k === 'a' || k === 'f')
+        void template(k === 'r' ? 'reply' : k === 'a' ? 'all' : 'forward');
+      else if (k === 'Delete' || k === '#') void act(() => api('DELETE', `/api/messages/${id}`), true);
+      else if (k === 'u') void toggleSeen();
+      else return;
+      e.preventDefault();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  });
+
+  async function template(mode: 'reply' | 'all' | 'forward') {
+    const tpl = await api<Template>('GET', `/api/messages/${id}/template?mode=${mode}`);
+    props.onCompose(tpl);
+  }
+  async function act(fn: () => Promise<unknown>, gone: boolean) {
+    try {
+      await fn();
+      props.onChanged(gone);
+    } catch (e) {
+      setError(t('error', { e: (e as Error).message }));
+    }
+  }
+  async function toggleSeen() {
+    if (!m) return;
+    const isSeen = m.flags.includes('\\Seen');
+    await act(async () => {
+      const r = await api<{ flags: string[] }>(
+        'POST',
+        `/api/messages/${id}/flags`,
+        isSeen ? { remove: ['\\Seen'] } : { add: ['\\Seen'] },
+      );
+      setM({ ...m, flags: r.flags });
+    }, false);
+  }
+
   if (error)
     return (
       <p class="error" role="alert">
@@ -39,18 +117,6 @@ export function Reader(props: {
     );
   if (!m) return null;
 
-  const template = async (mode: 'reply' | 'all' | 'forward') => {
-    const tpl = await api<Template>('GET', `/api/messages/${id}/template?mode=${mode}`);
-    props.onCompose(tpl);
-  };
-  const act = async (fn: () => Promise<unknown>, gone: boolean) => {
-    try {
-      await fn();
-      props.onChanged(gone);
-    } catch (e) {
-      setError(t('error', { e: (e as Error).message }));
-    }
-  };
   const seen = m.flags.includes('\\Seen');
   const files = m.attachments.filter((a) => !a.inline || !m.html);
 
@@ -72,19 +138,7 @@ export function Reader(props: {
         <button type="button" onClick={() => void act(() => api('DELETE', `/api/messages/${id}`), true)}>
           {t('delete')}
         </button>
-        <button
-          type="button"
-          onClick={() =>
-            void act(async () => {
-              const r = await api<{ flags: string[] }>(
-                'POST',
-                `/api/messages/${id}/flags`,
-                seen ? { remove: ['\\Seen'] } : { add: ['\\Seen'] },
-              );
-              setM({ ...m, flags: r.flags });
-            }, false)
-          }
-        >
+        <button type="button" onClick={() => void toggleSeen()}>
           {seen ? t('markUnread') : t('markRead')}
         </button>
         <select
@@ -131,8 +185,8 @@ export function Reader(props: {
           ))}
         </ul>
       )}
-      {m.html ? (
-        <MailFrame html={m.html} title={m.subject || t('message')} />
+      {html ? (
+        <MailFrame html={html} title={m.subject || t('message')} />
       ) : (
         <pre class="text">{m.text ?? ''}</pre>
       )}

@@ -22,12 +22,15 @@ export function Settings() {
   const [targets, setTargets] = useState('');
   const [keep, setKeep] = useState(true);
   const [fwNote, runFw] = useNote();
+  // The forwarding form appears once the current setting is loaded, so nothing typed is overwritten.
+  const [loaded, setLoaded] = useState(false);
 
   useEffect(() => {
     api<{ forward: { targets: string[]; keep: boolean } | null }>('GET', '/api/settings/forward').then(
       (r) => {
         setTargets(r.forward?.targets.join(', ') ?? '');
         setKeep(r.forward?.keep ?? true);
+        setLoaded(true);
       },
     );
   }, []);
@@ -67,29 +70,31 @@ export function Settings() {
         <button type="submit">{t('save')}</button>
         {pwNote && <p role="status">{pwNote}</p>}
       </form>
-      <form
-        aria-label={t('forwarding')}
-        onSubmit={(e) => {
-          e.preventDefault();
-          const list = targets
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean);
-          runFw(api('POST', '/api/settings/forward', { targets: list, keep }));
-        }}
-      >
-        <h3>{t('forwarding')}</h3>
-        <label>
-          {t('forwardTo')}
-          <input type="text" value={targets} onInput={(e) => setTargets(e.currentTarget.value)} />
-        </label>
-        <label class="check">
-          <input type="checkbox" checked={keep} onChange={(e) => setKeep(e.currentTarget.checked)} />
-          {t('keepCopy')}
-        </label>
-        <button type="submit">{t('save')}</button>
-        {fwNote && <p role="status">{fwNote}</p>}
-      </form>
+      {loaded && (
+        <form
+          aria-label={t('forwarding')}
+          onSubmit={(e) => {
+            e.preventDefault();
+            const list = targets
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean);
+            runFw(api('POST', '/api/settings/forward', { targets: list, keep }));
+          }}
+        >
+          <h3>{t('forwarding')}</h3>
+          <label>
+            {t('forwardTo')}
+            <input type="text" value={targets} onInput={(e) => setTargets(e.currentTarget.value)} />
+          </label>
+          <label class="check">
+            <input type="checkbox" checked={keep} onChange={(e) => setKeep(e.currentTarget.checked)} />
+            {t('keepCopy')}
+          </label>
+          <button type="submit">{t('save')}</button>
+          {fwNote && <p role="status">{fwNote}</p>}
+        </form>
+      )}
     </div>
   );
 }
