@@ -163,19 +163,24 @@ async function startNode(
       logFile,
     },
   );
-  const port = await d.alive(
-    (async () => {
-      for (let i = 0; i < 300; i++) {
-        for (const line of readFileSync(logFile, 'utf8').split('\n')) {
-          if (!line.includes('"listening"')) continue;
-          const rec = JSON.parse(line) as { listener?: string; port?: number };
-          if (rec.listener === 'smtp' && rec.port) return rec.port;
+  const port = await d
+    .alive(
+      (async () => {
+        for (let i = 0; i < 300; i++) {
+          for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+            if (!line.includes('"listening"')) continue;
+            const rec = JSON.parse(line) as { listener?: string; port?: number };
+            if (rec.listener === 'smtp' && rec.port) return rec.port;
+          }
+          await sleep(100);
         }
-        await sleep(100);
-      }
-      throw new Error(`node ${name} did not start: ${d.output()}`);
-    })(),
-  );
+        throw new Error(`node ${name} did not start: ${d.output()}`);
+      })(),
+    )
+    .catch(async (err) => {
+      await d.stop();
+      throw err;
+    });
   return { port, pid: d.child.pid!, stop: d.stop };
 }
 
