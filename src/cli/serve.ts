@@ -1,8 +1,7 @@
 /** `posthorn serve`: load the config, start everything, stop cleanly on SIGTERM/SIGINT. */
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, type ServeFlags } from '../config/index.js';
-import { createLogger } from '../server/logger.js';
-import { StartupError, startServer } from '../server/server.js';
+import type { RunningServer } from '../server/server.js';
 import { CliError } from './io.js';
 
 export function registerServeCommand(program: Command): void {
@@ -37,8 +36,11 @@ export function registerServeCommand(program: Command): void {
         if (err instanceof ConfigError) throw new CliError(err.message, 2);
         throw err;
       }
+      // Loaded here, not at the top: every other command starts faster without the server stack.
+      const { createLogger } = await import('../server/logger.js');
+      const { StartupError, startServer } = await import('../server/server.js');
       const logger = createLogger(config.log.level);
-      let server: Awaited<ReturnType<typeof startServer>>;
+      let server: RunningServer;
       try {
         server = await startServer(config, logger);
       } catch (err) {

@@ -162,7 +162,8 @@ export class Maildir implements WritableMailSource {
     for (const name of names) {
       if (name.includes(`P${process.pid}.`) || name.includes(`P${process.pid},`)) continue;
       const st = await stat(join(t, name)).catch(() => undefined);
-      if (!st || now - st.mtimeMs < minAgeMs) continue;
+      // File times can run a little ahead of Date.now(); 0 means "whatever its age".
+      if (!st || (minAgeMs > 0 && now - st.mtimeMs < minAgeMs)) continue;
       await rm(join(t, name), { force: true });
       n++;
     }

@@ -1,6 +1,6 @@
 /**
- * A running Posthorn server with two local users, and a `posthorn` user agent (the test entry
- * test/ua/cli-entry.ts) whose XDG config and data dirs live in a temp dir of the test.
+ * A running Posthorn server with two local users, and the `posthorn` user agent (src/cli/main.ts)
+ * whose XDG config and data dirs live in a temp dir of the test.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { type ServerProcess, startServe } from '../support/posthorn.js';
 import { tempDir } from '../support/tmp.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
-export const entry = 'test/ua/cli-entry.ts';
+export const entry = 'src/cli/main.ts';
 
 export interface UaResult {
   code: number | null;
