@@ -1,50 +1,17 @@
 import { normalizeFlags, normalizeMailboxName } from '../names.js';
-import type { Mailbox, MessageMeta, Store } from '../types.js';
+import {
+  MAILBOX_COLS,
+  type MailboxRow,
+  MESSAGE_COLS,
+  type MessageRow,
+  parseMessageId,
+  toMailbox,
+  toMessage,
+} from '../rows.js';
+import type { Store } from '../types.js';
 import { StoreError } from '../types.js';
 import { createMailboxes } from './committer.js';
 import { notFound, type RepoContext } from './context.js';
-
-interface MessageRow {
-  id: number;
-  mailbox_id: number;
-  uid: number;
-  size: number;
-  flags: string;
-  received_at: number;
-  sha256: string;
-}
-interface MailboxRow {
-  id: number;
-  user_id: number;
-  name: string;
-  uid_validity: number;
-  uid_next: number;
-}
-
-const MESSAGE_COLS = 'm.id, m.mailbox_id, m.uid, b.size, m.flags, m.received_at, b.sha256';
-const MAILBOX_COLS = 'id, user_id, name, uid_validity, uid_next';
-
-const toMessage = (r: MessageRow): MessageMeta => ({
-  id: String(r.id),
-  mailboxId: r.mailbox_id,
-  uid: r.uid,
-  size: r.size,
-  flags: r.flags === '' ? [] : r.flags.split(' '),
-  receivedAt: new Date(r.received_at),
-  sha256: r.sha256,
-});
-const toMailbox = (r: MailboxRow): Mailbox => ({
-  id: r.id,
-  userId: r.user_id,
-  name: r.name,
-  uidValidity: r.uid_validity,
-  uidNext: r.uid_next,
-});
-
-/** Message ids are decimal row ids; anything else names no message. */
-export function parseMessageId(id: string): number | undefined {
-  return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
-}
 
 export function createMessageRepos(x: RepoContext): Pick<Store, 'mailboxes' | 'messages'> {
   const { q, tx, live, freeUnused, lockBlobs, readBlob } = x;

@@ -47,11 +47,12 @@ import {
   normalizeMailboxName,
   normalizeTargets,
 } from '../names.js';
+import { parseMessageId } from '../rows.js';
 import type { Delivery, DeliveryOptions, Domain, MaildropLock, QueueClaim, Store, User } from '../types.js';
 import { StoreError } from '../types.js';
 import { SqliteDelivery } from './delivery.js';
 import { QueueReader } from './queue-sql.js';
-import { parseMessageId, Reader } from './reader.js';
+import { Reader } from './reader.js';
 import { WriterClient } from './writer-client.js';
 
 /** Bytes per chunk row: large enough that a typical message (< 256 KiB) is one row. */
