@@ -2,7 +2,7 @@
  * Row shapes that the SQL backends (SQLite, PostgreSQL) share — their schemas name these columns
  * alike — and their mapping to the Store types, so both backends answer with the same values.
  */
-import type { Mailbox, MessageMeta } from './types.js';
+import type { Mailbox, MessageMeta, QueueRecipient } from './types.js';
 
 export interface MessageRow {
   id: number;
@@ -44,7 +44,44 @@ export const toMailbox = (r: MailboxRow): Mailbox => ({
   uidNext: r.uid_next,
 });
 
-/** Message ids are decimal row ids; anything else names no message. */
-export function parseMessageId(id: string): number | undefined {
+/** Message and queue ids are decimal row ids; anything else names nothing. */
+export function parseRowId(id: string): number | undefined {
   return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
+}
+export const parseMessageId = parseRowId;
+export const parseQueueId = parseRowId;
+
+/** Columns of a queue entry (`q`) with its blob (`b`). */
+export const QUEUE_ENTRY_COLS = `q.id, q.blob_id, q.mail_from, q.ret, q.envid, q.body8bit, q.smtputf8, q.created_at,
+  q.expires_at, q.next_attempt_at, q.lease_owner, q.lease_token, q.lease_until, b.size, b.sha256, b.envelope`;
+
+/** A queue recipient row; `last` is JSON text in SQLite and already decoded (jsonb) in PostgreSQL. */
+export interface RecipientRow<Last> {
+  idx: number;
+  address: string;
+  orcpt: string | null;
+  notify: string | null;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_attempt_at: number | null;
+  last: Last | null;
+}
+
+export function toRecipient<Last>(
+  r: RecipientRow<Last>,
+  decodeLast: (last: Last) => QueueRecipient['last'],
+): QueueRecipient {
+  const out: QueueRecipient = {
+    index: r.idx,
+    address: r.address,
+    state: r.state as QueueRecipient['state'],
+    attempts: r.attempts,
+    nextAttemptAt: new Date(r.next_attempt_at),
+  };
+  if (r.orcpt !== null) out.orcpt = r.orcpt;
+  if (r.notify !== null) out.notify = r.notify.split(',') as QueueRecipient['notify'];
+  if (r.last_attempt_at !== null) out.lastAttemptAt = new Date(r.last_attempt_at);
+  if (r.last !== null) out.last = decodeLast(r.last);
+  return out;
 }

@@ -15,6 +15,12 @@
 import type { Pool, PoolClient } from 'pg';
 import { applyUpdates, nextDue } from '../memory/queue-rules.js';
 import {
+  parseQueueId,
+  QUEUE_ENTRY_COLS,
+  type RecipientRow as SharedRecipientRow,
+  toRecipient,
+} from '../rows.js';
+import {
   type QueueClaim,
   type QueueEntry,
   type QueueRecipient,
@@ -43,41 +49,11 @@ interface EntryRow {
   sha256: string;
   envelope: StoredEnvelope | null;
 }
-interface RecipientRow {
+interface RecipientRow extends SharedRecipientRow<NonNullable<QueueRecipient['last']>> {
   queue_id: number;
-  idx: number;
-  address: string;
-  orcpt: string | null;
-  notify: string | null;
-  state: string;
-  attempts: number;
-  next_attempt_at: number;
-  last_attempt_at: number | null;
-  last: QueueRecipient['last'] | null;
 }
 
-const ENTRY_COLS = `q.id, q.blob_id, q.mail_from, q.ret, q.envid, q.body8bit, q.smtputf8, q.created_at,
-  q.expires_at, q.next_attempt_at, q.lease_owner, q.lease_token, q.lease_until, b.size, b.sha256, b.envelope`;
-
-/** Queue ids are decimal row ids; anything else names no entry. */
-export function parseQueueId(id: string): number | undefined {
-  return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
-}
-
-function toRecipient(r: RecipientRow): QueueRecipient {
-  const out: QueueRecipient = {
-    index: r.idx,
-    address: r.address,
-    state: r.state as QueueRecipient['state'],
-    attempts: r.attempts,
-    nextAttemptAt: new Date(r.next_attempt_at),
-  };
-  if (r.orcpt !== null) out.orcpt = r.orcpt;
-  if (r.notify !== null) out.notify = r.notify.split(',') as QueueRecipient['notify'];
-  if (r.last_attempt_at !== null) out.lastAttemptAt = new Date(r.last_attempt_at);
-  if (r.last !== null) out.last = r.last;
-  return out;
-}
+const fromRow = (r: RecipientRow): QueueRecipient => toRecipient(r, (last) => last);
 
 function toEntry(r: EntryRow, recipients: QueueRecipient[]): QueueEntry {
   const e: QueueEntry = {
@@ -107,7 +83,7 @@ async function loadEntries(db: Queryable, ids: number[]): Promise<QueueEntry[]> 
   if (ids.length === 0) return [];
   const [entries, rcpts] = await Promise.all([
     db.query<EntryRow>(
-      `SELECT ${ENTRY_COLS} FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ANY($1::bigint[])`,
+      `SELECT ${QUEUE_ENTRY_COLS} FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ANY($1::bigint[])`,
       [ids],
     ),
     db.query<RecipientRow>(
@@ -119,7 +95,7 @@ async function loadEntries(db: Queryable, ids: number[]): Promise<QueueEntry[]> 
   for (const r of rcpts.rows) {
     let list = byEntry.get(r.queue_id);
     if (!list) byEntry.set(r.queue_id, (list = []));
-    list.push(toRecipient(r));
+    list.push(fromRow(r));
   }
   const rows = new Map(entries.rows.map((r) => [r.id, r]));
   return ids.flatMap((id) => {
@@ -230,7 +206,7 @@ export function createPostgresQueue(d: QueueDeps): QueueRepo {
         const now = Date.now();
         const before = (
           await c.query<RecipientRow>('SELECT * FROM queue_recipients WHERE queue_id = $1 ORDER BY idx', [n])
-        ).rows.map(toRecipient);
+        ).rows.map(fromRow);
         const after = applyUpdates(before, updates, new Date(now));
         await c.query(
           `UPDATE queue_recipients r SET state = t.state, attempts = t.attempts, next_attempt_at = t.next,

@@ -13,6 +13,12 @@ import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { applyUpdates, newRecipients, nextDue } from '../memory/queue-rules.js';
 import {
+  parseQueueId,
+  QUEUE_ENTRY_COLS,
+  type RecipientRow as SharedRecipientRow,
+  toRecipient,
+} from '../rows.js';
+import {
   type QueueClaim,
   type QueueEntry,
   type QueueEntryInput,
@@ -74,40 +80,9 @@ interface EntryRow {
   sha256: string;
   envelope: string | null;
 }
-interface RecipientRow {
-  idx: number;
-  address: string;
-  orcpt: string | null;
-  notify: string | null;
-  state: string;
-  attempts: number;
-  next_attempt_at: number;
-  last_attempt_at: number | null;
-  last: string | null;
-}
+type RecipientRow = SharedRecipientRow<string>;
 
-const ENTRY_COLS = `q.id, q.blob_id, q.mail_from, q.ret, q.envid, q.body8bit, q.smtputf8, q.created_at,
-  q.expires_at, q.next_attempt_at, q.lease_owner, q.lease_token, q.lease_until, b.size, b.sha256, b.envelope`;
-
-/** Queue ids are decimal row ids; anything else names no entry. */
-export function parseQueueId(id: string): number | undefined {
-  return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
-}
-
-function toRecipient(r: RecipientRow): QueueRecipient {
-  const out: QueueRecipient = {
-    index: r.idx,
-    address: r.address,
-    state: r.state as QueueRecipient['state'],
-    attempts: r.attempts,
-    nextAttemptAt: new Date(r.next_attempt_at),
-  };
-  if (r.orcpt !== null) out.orcpt = r.orcpt;
-  if (r.notify !== null) out.notify = r.notify.split(',') as QueueRecipient['notify'];
-  if (r.last_attempt_at !== null) out.lastAttemptAt = new Date(r.last_attempt_at);
-  if (r.last !== null) out.last = JSON.parse(r.last);
-  return out;
-}
+const fromRow = (r: RecipientRow): QueueRecipient => toRecipient(r, (last) => JSON.parse(last));
 
 function toEntry(r: EntryRow, recipients: QueueRecipient[]): QueueEntry {
   const e: QueueEntry = {
@@ -133,7 +108,9 @@ function toEntry(r: EntryRow, recipients: QueueRecipient[]): QueueEntry {
 /** Statements both sides use to load entries. */
 function loaders(db: Database.Database) {
   return {
-    entry: db.prepare(`SELECT ${ENTRY_COLS} FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?`),
+    entry: db.prepare(
+      `SELECT ${QUEUE_ENTRY_COLS} FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?`,
+    ),
     recipients: db.prepare('SELECT * FROM queue_recipients WHERE queue_id = ? ORDER BY idx'),
   };
 }
@@ -207,7 +184,7 @@ export class QueueWriter {
   private entry(id: number): QueueEntry | undefined {
     const r = this.load.entry.get(id) as EntryRow | undefined;
     if (!r) return undefined;
-    return toEntry(r, (this.load.recipients.all(id) as RecipientRow[]).map(toRecipient));
+    return toEntry(r, (this.load.recipients.all(id) as RecipientRow[]).map(fromRow));
   }
 
   claim(owner: string, limit: number, leaseMs: number, now: number): QueueClaim[] {
@@ -232,7 +209,7 @@ export class QueueWriter {
   update(id: string, token: string, updates: QueueRecipientUpdate[], keepLease: boolean): null {
     const n = this.held(id, token);
     const now = Date.now();
-    const before = (this.load.recipients.all(n) as RecipientRow[]).map(toRecipient);
+    const before = (this.load.recipients.all(n) as RecipientRow[]).map(fromRow);
     const after = applyUpdates(before, updates, new Date(now));
     for (const r of after) {
       this.s.setRcpt.run(
@@ -306,7 +283,7 @@ export class QueueReader {
     this.load = loaders(db);
     this.s = {
       list: db.prepare(
-        `SELECT ${ENTRY_COLS} FROM queue q JOIN blobs b ON b.id = q.blob_id ORDER BY q.next_attempt_at, q.id LIMIT ?`,
+        `SELECT ${QUEUE_ENTRY_COLS} FROM queue q JOIN blobs b ON b.id = q.blob_id ORDER BY q.next_attempt_at, q.id LIMIT ?`,
       ),
       blob: db.prepare(
         'SELECT q.blob_id AS blobId, b.size FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?',
@@ -319,14 +296,14 @@ export class QueueReader {
 
   list(limit: number): QueueEntry[] {
     return (this.s.list.all(limit) as EntryRow[]).map((r) =>
-      toEntry(r, (this.load.recipients.all(r.id) as RecipientRow[]).map(toRecipient)),
+      toEntry(r, (this.load.recipients.all(r.id) as RecipientRow[]).map(fromRow)),
     );
   }
 
   get(id: string): QueueEntry | undefined {
     const n = parseQueueId(id);
     const r = n === undefined ? undefined : (this.load.entry.get(n) as EntryRow | undefined);
-    return r && toEntry(r, (this.load.recipients.all(r.id) as RecipientRow[]).map(toRecipient));
+    return r && toEntry(r, (this.load.recipients.all(r.id) as RecipientRow[]).map(fromRow));
   }
 
   blob(id: string): { blobId: number; size: number } | undefined {
