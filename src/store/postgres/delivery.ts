@@ -12,8 +12,8 @@
  * deletes the pending blob; if that fails too (the database is down), or the node dies, the blob's
  * lease runs out and any node reclaims it (postgres-store.ts).
  */
-import { createHash, type Hash } from 'node:crypto';
 import type { Pool } from 'pg';
+import { ChunkCutter } from '../chunk-cutter.js';
 import type { CommitResult, Delivery, DeliveryOptions, MessageMeta, QueueEntryInput } from '../types.js';
 import { StoreError } from '../types.js';
 import type { CommitTarget, Committer } from './committer.js';
@@ -32,10 +32,7 @@ export interface DeliveryContext {
 type State = 'open' | 'committing' | 'done';
 
 export class PostgresDelivery implements Delivery {
-  private readonly parts: Buffer[] = [];
-  private partsLength = 0;
-  private readonly hash: Hash = createHash('sha256');
-  private size = 0;
+  private readonly bytes: ChunkCutter;
   private seq = 0;
   private blobId: Promise<number> | undefined;
   private readonly inflight: Promise<unknown>[] = [];
@@ -50,22 +47,14 @@ export class PostgresDelivery implements Delivery {
     private readonly opts: DeliveryOptions,
     private readonly onDone: (d: PostgresDelivery) => void,
     private readonly queue: QueueEntryInput[],
-  ) {}
+  ) {
+    this.bytes = new ChunkCutter(ctx.chunkSize);
+  }
 
   async write(chunk: Uint8Array): Promise<void> {
     this.check();
     if (chunk.byteLength === 0) return;
-    this.hash.update(chunk);
-    this.size += chunk.byteLength;
-    let off = 0;
-    while (off < chunk.byteLength) {
-      const take = Math.min(chunk.byteLength - off, this.ctx.chunkSize - this.partsLength);
-      // A copy: the caller may reuse its buffer as soon as we return.
-      this.parts.push(Buffer.from(chunk.subarray(off, off + take)));
-      this.partsLength += take;
-      off += take;
-      if (this.partsLength === this.ctx.chunkSize) this.sendChunk();
-    }
+    this.bytes.push(chunk, (data) => this.sendChunk(data));
     while (this.inflight.length >= this.ctx.maxInflight) {
       // A failed chunk is recorded in this.error; check() throws it, mapped.
       await this.inflight.shift()!.catch(() => {});
@@ -90,14 +79,15 @@ export class PostgresDelivery implements Delivery {
       await Promise.all(this.inflight);
       this.check('committing');
       const pendingBlobId = this.blobId ? await this.blobId : null;
-      const tail = this.parts.length > 0 ? this.takeParts() : null;
-      const sha256 = this.hash.digest('hex');
+      const rest = this.bytes.rest();
+      const tail = rest && Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength);
+      const sha256 = this.bytes.digest();
       const receivedAt = (this.opts.receivedAt ?? new Date()).getTime();
       const { entries, queued } = await this.ctx.committer.submit({
         pendingBlobId,
         tail,
         tailSeq: this.seq,
-        size: this.size,
+        size: this.bytes.size,
         sha256,
         envelope: this.opts.envelope,
         receivedAt,
@@ -110,19 +100,18 @@ export class PostgresDelivery implements Delivery {
           id: String(e.id),
           mailboxId: e.mailboxId,
           uid: e.uid,
-          size: this.size,
+          size: this.bytes.size,
           flags: this.targets[i]!.flags === '' ? [] : this.targets[i]!.flags.split(' '),
           receivedAt: new Date(receivedAt),
           sha256,
         }),
       );
-      return { messages, size: this.size, sha256, ...(this.queue.length > 0 ? { queued } : {}) };
+      return { messages, size: this.bytes.size, sha256, ...(this.queue.length > 0 ? { queued } : {}) };
     } catch (err) {
       throw mapError(err);
     } finally {
       this.state = 'done';
-      this.parts.length = 0;
-      this.partsLength = 0;
+      this.bytes.clear();
       if (!committed) await this.discard();
       else this.forgetLease();
       this.onDone(this);
@@ -132,8 +121,7 @@ export class PostgresDelivery implements Delivery {
   async abort(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'done';
-    this.parts.length = 0;
-    this.partsLength = 0;
+    this.bytes.clear();
     await Promise.allSettled(this.inflight);
     await this.discard();
     this.onDone(this);
@@ -166,16 +154,8 @@ export class PostgresDelivery implements Delivery {
     this.blobId?.then((id) => this.ctx.leased.delete(id)).catch(() => {});
   }
 
-  /** Joins the buffered parts into one exactly sized buffer. */
-  private takeParts(): Buffer {
-    const out = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partsLength);
-    this.parts.length = 0;
-    this.partsLength = 0;
-    return out;
-  }
-
-  private sendChunk() {
-    const data = this.takeParts();
+  private sendChunk(bytes: Uint8Array) {
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const seq = this.seq++;
     const prev = this.inflight.at(-1) ?? Promise.resolve();
     this.blobId ??= this.ctx.bulk

@@ -10,7 +10,8 @@
  * commit, or a crash) leaves at most a pending blob, deleted by `discard` or reclaimed on the next
  * open.
  */
-import { createHash, type Hash } from 'node:crypto';
+
+import { ChunkCutter } from '../chunk-cutter.js';
 import type { CommitResult, Delivery, DeliveryOptions, MessageMeta, QueueEntryInput } from '../types.js';
 import { StoreError } from '../types.js';
 import type { CommitTarget, CommittedEntry } from './protocol.js';
@@ -31,10 +32,7 @@ export interface DeliveryLimits {
 type State = 'open' | 'committing' | 'done';
 
 export class SqliteDelivery implements Delivery {
-  private readonly parts: Buffer[] = [];
-  private partsLength = 0;
-  private readonly hash: Hash = createHash('sha256');
-  private size = 0;
+  private readonly bytes: ChunkCutter;
   private seq = 0;
   private readonly inflight: Promise<unknown>[] = [];
   private error: unknown;
@@ -48,22 +46,14 @@ export class SqliteDelivery implements Delivery {
     private readonly limits: DeliveryLimits,
     private readonly onDone: (d: SqliteDelivery) => void,
     private readonly queue: QueueEntryInput[] = [],
-  ) {}
+  ) {
+    this.bytes = new ChunkCutter(limits.chunkSize);
+  }
 
   async write(chunk: Uint8Array): Promise<void> {
     this.check();
     if (chunk.byteLength === 0) return;
-    this.hash.update(chunk);
-    this.size += chunk.byteLength;
-    let off = 0;
-    while (off < chunk.byteLength) {
-      const take = Math.min(chunk.byteLength - off, this.limits.chunkSize - this.partsLength);
-      // A copy: the caller may reuse its buffer as soon as we return.
-      this.parts.push(Buffer.from(chunk.subarray(off, off + take)));
-      this.partsLength += take;
-      off += take;
-      if (this.partsLength === this.limits.chunkSize) this.sendChunk();
-    }
+    this.bytes.push(chunk, (data) => this.sendChunk(data));
     const budget = this.limits.budget;
     while (
       this.inflight.length >= this.limits.maxInflight ||
@@ -98,8 +88,8 @@ export class SqliteDelivery implements Delivery {
         if (this.seq > 0) await this.writer.call({ op: 'discard', key: this.key }).catch(() => {});
         throw err;
       }
-      const tail = this.parts.length > 0 ? this.takeParts() : null;
-      const sha256 = this.hash.digest('hex');
+      const tail = this.bytes.rest();
+      const sha256 = this.bytes.digest();
       const receivedAt = (this.opts.receivedAt ?? new Date()).getTime();
       const reply = await this.writer.call<
         CommittedEntry[] | { entries: CommittedEntry[]; queued: string[] }
@@ -109,7 +99,7 @@ export class SqliteDelivery implements Delivery {
           key: this.key,
           seq: this.seq,
           tail,
-          size: this.size,
+          size: this.bytes.size,
           sha256,
           targets: this.targets,
           envelope: this.opts.envelope,
@@ -124,14 +114,14 @@ export class SqliteDelivery implements Delivery {
           id: String(e.id),
           mailboxId: e.mailboxId,
           uid: e.uid,
-          size: this.size,
+          size: this.bytes.size,
           flags: this.targets[i]!.flags === '' ? [] : this.targets[i]!.flags.split(' '),
           receivedAt: new Date(receivedAt),
           sha256,
         }),
       );
-      if (Array.isArray(reply)) return { messages, size: this.size, sha256 };
-      return { messages, size: this.size, sha256, queued: reply.queued };
+      if (Array.isArray(reply)) return { messages, size: this.bytes.size, sha256 };
+      return { messages, size: this.bytes.size, sha256, queued: reply.queued };
     } finally {
       this.finish();
     }
@@ -158,26 +148,11 @@ export class SqliteDelivery implements Delivery {
 
   private finish() {
     this.state = 'done';
-    this.parts.length = 0;
-    this.partsLength = 0;
+    this.bytes.clear();
     this.onDone(this);
   }
 
-  /** Joins the buffered parts into one exactly sized, transferable array. */
-  private takeParts(): Uint8Array {
-    const out = new Uint8Array(this.partsLength);
-    let off = 0;
-    for (const p of this.parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    this.parts.length = 0;
-    this.partsLength = 0;
-    return out;
-  }
-
-  private sendChunk() {
-    const data = this.takeParts();
+  private sendChunk(data: Uint8Array) {
     const budget = this.limits.budget;
     const size = data.byteLength;
     budget.used += size;
