@@ -49,6 +49,26 @@ async function popRetr(port: number): Promise<Buffer> {
   }
 }
 
+/** A connection that is in DATA, right after the 354. */
+async function openData(port: number): Promise<LineClient> {
+  const c = await LineClient.connect(port);
+  await play(
+    c,
+    `
+    S: 220 *
+    C: HELO crash.test
+    S: 250 *
+    C: MAIL FROM:<a@example.org>
+    S: 250 *
+    C: RCPT TO:<kihyun@uu.ac.kr>
+    S: 250 *
+    C: DATA
+    S: 354 *
+    `,
+  );
+  return c;
+}
+
 describe('crash safety', () => {
   const data = tempDir();
   before(async () => {
@@ -61,21 +81,7 @@ describe('crash safety', () => {
       '\r\n',
     );
     const s1 = await startServe(data);
-    const c = await LineClient.connect(s1.ports.smtp!);
-    await play(
-      c,
-      `
-      S: 220 *
-      C: HELO crash.test
-      S: 250 *
-      C: MAIL FROM:<a@example.org>
-      S: 250 *
-      C: RCPT TO:<kihyun@uu.ac.kr>
-      S: 250 *
-      C: DATA
-      S: 354 *
-      `,
-    );
+    const c = await openData(s1.ports.smtp!);
     c.write(`Subject: survive\r\n\r\n${body}\r\n.\r\n`);
     const reply = await c.readLine(15000);
     assert.match(reply!, /^250 /);
@@ -99,21 +105,7 @@ describe('crash safety', () => {
   it('a message killed in the middle of DATA leaves nothing behind', async () => {
     const s1 = await startServe(data);
     const before = await popStat(s1.ports.pop3!);
-    const c = await LineClient.connect(s1.ports.smtp!);
-    await play(
-      c,
-      `
-      S: 220 *
-      C: HELO crash.test
-      S: 250 *
-      C: MAIL FROM:<a@example.org>
-      S: 250 *
-      C: RCPT TO:<kihyun@uu.ac.kr>
-      S: 250 *
-      C: DATA
-      S: 354 *
-      `,
-    );
+    const c = await openData(s1.ports.smtp!);
     c.write(`Subject: half\r\n\r\n${'x'.repeat(200)}\r\n`.repeat(2000));
     await new Promise((r) => setTimeout(r, 300));
     await s1.kill('SIGKILL');
