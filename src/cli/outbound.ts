@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatDate } from '../mime/index.js';
-import { dkimTxtRecord, ensureDkimKey } from '../mta/outbound/index.js';
+import { dkimTxtRecord, ensureDkimKey, isValidDkimSelector } from '../mta/outbound/index.js';
 import type { QueueEntry } from '../store/types.js';
 import {
   checkAddress,
@@ -96,11 +96,16 @@ export function registerOutboundCommands(program: Command): void {
       .option('--rotate', 'replace an existing key'),
   ).action(async (name: string, flags: StoreFlags & { selector: string; rotate?: boolean }) => {
     const d = checkDomain(name);
+    if (!isValidDkimSelector(flags.selector))
+      throw new CliError(`'${flags.selector}' is not a valid selector`);
     await withStore(flags, async (store) => {
       if (!(await store.domains.has(d))) throw new CliError(`no such domain: ${d}`);
     });
     const dataDir = resolve(flags.data || process.env.POSTHORN_DATA || 'data');
-    const { key, created } = ensureDkimKey(dataDir, d, { selector: flags.selector, rotate: !!flags.rotate });
+    const { key, created } = await ensureDkimKey(dataDir, d, {
+      selector: flags.selector,
+      rotate: !!flags.rotate,
+    });
     const rec = dkimTxtRecord(key);
     console.log(
       created
@@ -108,9 +113,7 @@ export function registerOutboundCommands(program: Command): void {
         : `DKIM key for ${d} exists (selector ${key.selector})`,
     );
     console.log('Publish this TXT record:');
-    // A TXT character-string holds 255 octets at most (RFC 1035 §3.3): longer values are split.
-    const strings = rec.value.match(/.{1,255}/g)!.map((x) => `"${x}"`);
-    console.log(`${rec.name}. IN TXT ${strings.join(' ')}`);
+    console.log(rec.zone);
   });
 
   withStoreOptions(

@@ -73,6 +73,8 @@ export interface Config {
   smtp: SmtpLimits & { vrfy: boolean };
   pop3: { allowPlainAuth: boolean; apop: boolean; idleTimeoutSec: number };
   log: { level: string };
+  /** `[web] session_trace`: recent SMTP/POP3 transcripts for the admin console (bounded, in memory). */
+  web: { sessionTrace: boolean };
   outbound: OutboundConfig;
   /** The course demo: loopback only, demo domain/user created. */
   demo: boolean;
@@ -109,6 +111,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     pop3: { allowPlainAuth: false, apop: false, idleTimeoutSec: 600 },
     log: { level: env.POSTHORN_LOG_LEVEL || 'info' },
+    web: { sessionTrace: true },
     // Postfix-like: first retry after 5 min, backoff up to ~67 min, give up after 5 days.
     outbound: {
       routes: {},
@@ -253,6 +256,7 @@ const FILE_KEYS: Record<string, Setter> = {
   'pop3.apop': (c, v, w) => (c.pop3.apop = bool(v, w)),
   'pop3.idle_timeout': (c, v, w) => (c.pop3.idleTimeoutSec = positiveInt(v, w)),
   'log.level': (c, v, w) => (c.log.level = str(v, w)),
+  'web.session_trace': (c, v, w) => (c.web.sessionTrace = bool(v, w)),
   'queue.min_backoff': (c, v, w) => (c.outbound.minBackoffMs = seconds(v, w)),
   'queue.max_backoff': (c, v, w) => (c.outbound.maxBackoffMs = seconds(v, w)),
   'queue.max_age': (c, v, w) => (c.outbound.maxAgeMs = seconds(v, w)),

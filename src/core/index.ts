@@ -1,3 +1,4 @@
 export * from './conn.js';
 export * from './dns.js';
 export * from './logger.js';
+export * from './trace.js';

@@ -19,8 +19,11 @@ import { Pop3Server } from '../pop3/index.js';
 import { SmtpServer } from '../smtp/index.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
-import { createWebServer } from '../web/index.js';
+import { createWebServer, SessionTrace } from '../web/index.js';
 import { loadTls, type TlsMaterial, watchTls } from './tls.js';
+
+/** How long a shutdown waits for after-commit work (auto-replies, notices) to finish. */
+const SETTLE_TIMEOUT_MS = 10_000;
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -119,6 +122,7 @@ export async function startServer(
   }
   const listeners: Listener[] = [];
   const stops: Array<() => void> = [];
+  let settle: () => Promise<void> = async () => {};
   const addresses: RunningServer['addresses'] = {};
   let queue: QueueRunner | undefined;
   try {
@@ -174,6 +178,7 @@ export async function startServer(
       srsSecret: secret,
       onQueued: () => runner?.wake(),
     });
+    settle = () => smtpBackend.settle();
     const pop3Backend = new MaildropBackend(store, authenticator, logger);
     const smtpLimits = {
       maxMessageSize: config.smtp.maxMessageSize,
@@ -183,6 +188,9 @@ export async function startServer(
       maxErrors: config.smtp.maxErrors,
     };
     const tlsOpt = { key: tls.key, cert: tls.cert };
+    // Transcripts are kept only for someone who can see them: the web admin console.
+    const trace = config.listen.web && config.web.sessionTrace ? new SessionTrace() : undefined;
+    const onTrace = trace ? { onTrace: trace.record } : {};
 
     for (const name of ['smtp', 'submission', 'smtps'] as const) {
       if (!config.listen[name]) continue;
@@ -195,6 +203,7 @@ export async function startServer(
         implicitTls: name === 'smtps',
         requireAuth: name !== 'smtp',
         limits: smtpLimits,
+        ...onTrace,
       });
       listeners.push({
         name,
@@ -215,6 +224,7 @@ export async function startServer(
         allowPlainAuthWithoutTls: config.pop3.allowPlainAuth,
         apop: config.pop3.apop,
         limits: { idleTimeoutMs: config.pop3.idleTimeoutSec * 1000 },
+        ...onTrace,
       });
       listeners.push({
         name,
@@ -233,6 +243,8 @@ export async function startServer(
         logger,
         ...(config.tls.cert && config.tls.key ? { tls: tlsOpt } : {}),
         limits: { maxMessageBytes: config.smtp.maxMessageSize },
+        dataDir: config.dataDir,
+        ...(trace ? { sessionTrace: trace } : {}),
       });
       listeners.push({
         name: 'web',
@@ -282,6 +294,9 @@ export async function startServer(
       stopping ??= (async () => {
         for (const s of stops) s();
         await Promise.allSettled(listeners.map((l) => l.close()));
+        // Auto-replies and notices of mail already accepted go out before the store closes
+        // (bounded: a stuck one must not hold the shutdown).
+        await Promise.race([settle(), new Promise((r) => setTimeout(r, SETTLE_TIMEOUT_MS).unref())]);
         await queue?.stop();
         await store.close();
         logger.info('stopped');

@@ -332,6 +332,79 @@ export interface QueueRepo {
   count(): Promise<{ entries: number; pendingRecipients: number }>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Vacation auto-replies (RFC 3834) and the delivery status of sent mail.
+// ---------------------------------------------------------------------------------------------
+
+/** A user's vacation auto-reply (RFC 3834); limits in ../store/vacation-rules.ts. */
+export interface VacationSettings {
+  enabled: boolean;
+  /** The reply's Subject; '' means "Re: " and the original subject. */
+  subject: string;
+  /** The reply's plain text. */
+  text: string;
+  /** A sender gets at most one reply per this many days. */
+  intervalDays: number;
+}
+
+export interface VacationRecord extends VacationSettings {
+  updatedAt: Date;
+}
+
+export interface VacationRepo {
+  get(userId: number): Promise<VacationRecord | undefined>;
+  /**
+   * Saves the settings (StoreError 'invalid' out of limits, 'not-found' for no user) and forgets
+   * the senders already answered, so a new text reaches everyone once. Removed with the user.
+   */
+  set(userId: number, settings: VacationSettings): Promise<VacationRecord>;
+  /** The enabled settings among these users: one read for a whole delivery. */
+  active(userIds: number[]): Promise<Map<number, VacationRecord>>;
+  /**
+   * Atomically records a reply of `userId` to `sender` at `now` unless one was recorded less than
+   * `intervalMs` before; true when the caller may send it. Holds across processes and nodes.
+   */
+  claimReply(userId: number, sender: string, now: Date, intervalMs: number): Promise<boolean>;
+}
+
+/** Where the recipients of a submitted message went: kept with its Sent copy. */
+export interface SentLink {
+  /** sha256 of the submitted delivery: its queue entries carry it, telling a reused queue id apart. */
+  sha256: string;
+  recipients: SentRecipient[];
+}
+
+export interface SentRecipient {
+  /** As given in RCPT TO. */
+  address: string;
+  /** Delivered into local mailboxes by the submission's own commit. */
+  local: boolean;
+  /** Remote destinations (an alias or a forward may give several): queue entry and index there. */
+  queued: Array<{ queueId: string; index: number; address: string }>;
+}
+
+/** A queue recipient's final outcome, kept after the queue forgets the entry. */
+export interface QueueOutcome {
+  queueId: string;
+  /** The entry's sha256 (see SentLink). */
+  sha256: string;
+  index: number;
+  address: string;
+  state: 'delivered' | 'failed';
+  result?: QueueAttemptResult;
+  at: Date;
+}
+
+export interface SentStatusRepo {
+  /** Links a stored message (the Sent copy) with its delivery; replaces an earlier link. */
+  link(messageId: string, link: SentLink): Promise<void>;
+  /** The link, while the message exists (it goes with the message). */
+  get(messageId: string): Promise<SentLink | undefined>;
+  /** Keeps final outcomes; outcomes older than OUTCOME_KEEP_MS are forgotten on the way. */
+  record(outcomes: QueueOutcome[], now?: Date): Promise<void>;
+  outcomes(queueId: string, sha256: string): Promise<QueueOutcome[]>;
+}
+
 export interface Store {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
   readonly domains: DomainRepo;
@@ -341,6 +414,10 @@ export interface Store {
   readonly messages: MessageRepo;
   /** The outbound queue (see its contract above). */
   readonly queue: QueueRepo;
+  /** Vacation auto-reply settings and whom they answered. */
+  readonly vacation: VacationRepo;
+  /** Delivery status of sent mail. */
+  readonly sent: SentStatusRepo;
   /** Starts an invisible delivery (see the transaction contract above). */
   openDelivery(opts: DeliveryOptions): Promise<Delivery>;
   /** Tries to take the exclusive maildrop lock of a user; undefined when another session holds it. */

@@ -1,7 +1,9 @@
 /**
  * The user agent: accounts, compose and submit (SMTP client), download (POP3 client) into a
- * local Maildir, read, reply, forward, search. Used by the `posthorn` CLI and meant to be reused
- * by the web UI. Never imports the store or the mta; mailboxes are reached through MailSource.
+ * local Maildir, read, reply, forward, search. Used by the `posthorn` CLI; what the webmail
+ * shares with it (reply/forward building, a message's readable text) lives in the MIME engine, as
+ * no app imports another. Never imports the store or the mta; mailboxes are reached through
+ * MailSource.
  */
 export {
   type Account,
@@ -13,14 +15,7 @@ export {
   UaError,
   type UaTls,
 } from './accounts.js';
-export {
-  forwardOptions,
-  forwardSubject,
-  quote,
-  replyOptions,
-  replySubject,
-  threadReferences,
-} from './compose.js';
+export { forwardOptions, replyOptions } from './compose.js';
 export {
   accountStorage,
   connectPop3,

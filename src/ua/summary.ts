@@ -3,8 +3,7 @@
  * flags, whether it has attachments), the inbox table, and search over from/to/subject/body.
  * Messages are parsed keeping only text bodies (attachments are counted, not held).
  */
-import { createRequire } from 'node:module';
-import { type Mailbox, type ParsedMessage, parseMessage } from '../mime/index.js';
+import { bodyText, type Mailbox, mailboxListText, parseMessage } from '../mime/index.js';
 import type { MailEntry, MailSource } from './source.js';
 import { type Column, humanSize, renderTable } from './table.js';
 
@@ -21,27 +20,12 @@ export interface MessageSummary {
   text: string;
 }
 
-export function mailboxText(m: Mailbox[]): string {
-  return m.map((x) => (x.name ? `${x.name} <${x.address}>` : x.address)).join(', ');
-}
+/** Display forms shared with the webmail (the MIME engine's). */
+export { bodyText, mailboxListText as mailboxText };
 
 function shortFrom(m: Mailbox[]): string {
   const f = m[0];
   return f ? f.name || f.address : '';
-}
-
-// Loaded on first use: it is the heaviest import of the CLI and most mail has a text part.
-let htmlToText: typeof import('html-to-text').htmlToText | undefined;
-
-/** The readable body: text/plain, else the HTML rendered as text. */
-export function bodyText(msg: ParsedMessage): string {
-  if (msg.text !== undefined) return msg.text;
-  if (msg.html !== undefined) {
-    htmlToText ??= (createRequire(import.meta.url)('html-to-text') as typeof import('html-to-text'))
-      .htmlToText;
-    return htmlToText(msg.html, { wordwrap: 78 });
-  }
-  return '';
 }
 
 export async function summarize(source: MailSource, folder: string): Promise<MessageSummary[]> {
@@ -53,7 +37,7 @@ export async function summarize(source: MailSource, folder: string): Promise<Mes
       n: i + 1,
       entry,
       from: shortFrom(msg.from),
-      to: mailboxText([...msg.to, ...msg.cc]),
+      to: mailboxListText([...msg.to, ...msg.cc]),
       subject: msg.subject ?? '',
       date: msg.date,
       attachments: msg.attachments.filter((a) => !a.inline).length,

@@ -7,6 +7,7 @@ import type { Store, User } from '../store/types.js';
 import { StoreError } from '../store/types.js';
 import type { LoginLimiter } from './login-limit.js';
 import type { MailReader } from './messages.js';
+import type { SessionTrace } from './session-trace.js';
 import type { SessionTable, WebSession } from './sessions.js';
 
 export interface WebLimits {
@@ -42,6 +43,10 @@ export interface WebContext {
   reader: MailReader;
   limits: WebLimits;
   secure: boolean;
+  /** The server's data directory (DKIM keys live there); DKIM admin is unavailable without it. */
+  dataDir?: string;
+  /** Recent SMTP/POP3 sessions for the admin console; absent when tracing is off. */
+  sessionTrace?: SessionTrace;
 }
 
 /** The authenticated caller, set by the auth hook on every /api route but login. */

@@ -1,10 +1,19 @@
 /**
- * The admin API (admin accounts only, 403 for others): domains, users and aliases, the same
- * operations as `posthorn domain|user|alias`. Store refusals map to HTTP: conflict 409 (e.g. a
- * domain that still has users), not-found 404, invalid 400.
+ * The admin API (admin accounts only, 403 for others): domains (with their DKIM keys), users and
+ * aliases, the same operations as `posthorn domain|user|alias` and `posthorn domain dkim`. Store
+ * refusals map to HTTP: conflict 409 (e.g. a domain that still has users), not-found 404,
+ * invalid 400.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashPassword } from '../mta/auth/index.js';
+import {
+  type DkimKey,
+  dkimTxtRecord,
+  ensureDkimKey,
+  isValidDkimSelector,
+  loadDkimKey,
+  loadDkimKeys,
+} from '../mta/outbound/index.js';
 import { caller, HttpError, notFound, str, type WebContext } from './context.js';
 
 /** RFC 5321 §4.5.3.1.1-2 limits on a local part (64) and a domain (255). */
@@ -24,13 +33,61 @@ function body(req: FastifyRequest): Record<string, unknown> {
   return (req.body ?? {}) as Record<string, unknown>;
 }
 
+/** What the admin publishes in DNS for a key (never the private half). */
+function dkimView(k: DkimKey) {
+  return { selector: k.selector, ...dkimTxtRecord(k) };
+}
+
 export function adminRoutes(app: FastifyInstance, ctx: WebContext): void {
   const { store } = ctx;
 
   app.get('/api/admin/domains', async (req) => {
     admin(req);
     const domains = await store.domains.list();
-    return { domains: domains.map((d) => ({ name: d.name, createdAt: d.createdAt.toISOString() })) };
+    const keys = ctx.dataDir ? loadDkimKeys(ctx.dataDir) : new Map<string, DkimKey>();
+    return {
+      dkimAvailable: !!ctx.dataDir,
+      domains: domains.map((d) => {
+        const k = keys.get(d.name);
+        return { name: d.name, createdAt: d.createdAt.toISOString(), dkim: k ? dkimView(k) : null };
+      }),
+    };
+  });
+
+  /** The served domain named in the URL (404 otherwise) and the data dir DKIM keys live in. */
+  async function dkimTarget(req: FastifyRequest): Promise<{ domain: string; dataDir: string }> {
+    admin(req);
+    const domain = (req.params as { name: string }).name.toLowerCase();
+    if (!DOMAIN_RE.test(domain) || !(await store.domains.has(domain))) throw notFound('no such domain');
+    // Only an embedded web server (tests, tools) runs without one; `serve` always has a data dir.
+    if (!ctx.dataDir) throw notFound('this server keeps no DKIM keys');
+    return { domain, dataDir: ctx.dataDir };
+  }
+
+  // `posthorn domain dkim NAME [--selector S] [--rotate]`: the same key files, the same record.
+  app.get('/api/admin/domains/:name/dkim', async (req) => {
+    const { domain, dataDir } = await dkimTarget(req);
+    const k = loadDkimKey(dataDir, domain);
+    if (!k) throw notFound('no DKIM key for this domain');
+    return { domain, ...dkimView(k) };
+  });
+
+  app.post('/api/admin/domains/:name/dkim', async (req, reply) => {
+    const { domain, dataDir } = await dkimTarget(req);
+    const b = body(req);
+    const selector = b.selector === undefined ? undefined : str(b.selector, 'selector', 63).trim();
+    if (selector !== undefined && !isValidDkimSelector(selector)) throw new HttpError(400, 'bad selector');
+    if (b.rotate !== undefined && typeof b.rotate !== 'boolean')
+      throw new HttpError(400, 'rotate must be true or false');
+    const { key, created } = await ensureDkimKey(dataDir, domain, {
+      ...(selector ? { selector } : {}),
+      rotate: b.rotate === true,
+    });
+    const c = caller(req);
+    if (created)
+      ctx.logger.info({ domain, selector: key.selector, by: c.user.address }, 'web: DKIM key created');
+    reply.code(created ? 201 : 200);
+    return { domain, created, ...dkimView(key) };
   });
 
   app.post('/api/admin/domains', async (req, reply) => {

@@ -1,30 +1,35 @@
 /**
- * Writing mail: send, save a draft, and reply/forward templates built with the CLI user agent's
- * reply and forward rules (src/ua). A message is composed with the MIME composer and submitted
- * in-process through the SMTP backend's session API, exactly as an authenticated SMTP client's
- * would be (MAIL as the user, RCPT per recipient, DATA), so the sender rules, recipient checks,
- * local delivery, the outbound queue and DKIM all apply; then a copy goes to the user's Sent.
+ * Writing mail: send, save a draft, and reply/forward templates built by the MIME engine's reply
+ * and forward rules (the same the CLI user agent uses). A message is composed with the MIME
+ * composer and submitted in-process through the SMTP backend's session API, exactly as an
+ * authenticated SMTP client's would be (MAIL as the user, RCPT per recipient, DATA), so the sender
+ * rules, recipient checks, local delivery, the outbound queue and DKIM all apply; then a copy goes
+ * to the user's Sent.
  *
  * Failure semantics: a recipient the backend refuses makes the whole send fail (422, with the
  * SMTP reply per refused address) before any data is sent; a DATA failure is 502 with the reply.
  * The Sent copy is stored after the backend accepted the message; if that store write fails the
- * message has still been sent, and the answer says so (`sentCopy: false`).
+ * message has still been sent, and the answer says so (`sentCopy: false`). The copy is linked to
+ * where each recipient went (store.sent; routes-delivery.ts shows it); a link that cannot be
+ * stored is logged and the message shows no status.
  */
 import { Readable } from 'node:stream';
 import type {} from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { newId } from '../core/index.js';
 import {
+  buildForward,
+  buildReply,
   type ComposeAttachment,
   type ComposeOptions,
   composeMessageToBuffer,
   type Mailbox,
   parseAddressList,
 } from '../mime/index.js';
+import type { InboundDataResult } from '../mta/inbound/index.js';
 import { has8bit } from '../mta/outbound/index.js';
 import { SmtpError } from '../smtp/server/backend.js';
-import type { User } from '../store/types.js';
-import { forwardOptions, replyOptions } from '../ua/compose.js';
+import type { SentLink, User } from '../store/types.js';
 import { caller, HttpError, notFound, str, type WebContext } from './context.js';
 
 interface ComposeInput {
@@ -170,6 +175,7 @@ export function sendRoutes(app: FastifyInstance, ctx: WebContext): void {
     const rcpts = [...input.to, ...input.cc, ...input.bcc].map((m) => m.address);
     if (rcpts.length === 0) throw new HttpError(400, 'no recipients');
     const bytes = await compose(ctx, user, input);
+    let link: SentLink | undefined;
     const session = await ctx.backend.newSession({
       id: newId('web'),
       remoteAddress: req.ip,
@@ -213,7 +219,8 @@ export function sendRoutes(app: FastifyInstance, ctx: WebContext): void {
         throw e;
       }
       try {
-        await session.data(Readable.from([bytes]));
+        const done = await session.data(Readable.from([bytes]));
+        if (done && 'delivery' in done) link = (done as InboundDataResult).delivery;
       } catch (err) {
         if (err instanceof SmtpError) throw new HttpError(502, `not accepted: ${err.message}`);
         throw err;
@@ -225,6 +232,14 @@ export function sendRoutes(app: FastifyInstance, ctx: WebContext): void {
     let id: string | undefined;
     try {
       id = await storeCopy(ctx, user, 'Sent', ['\\Seen'], bytes);
+      if (link) {
+        const sentId = id;
+        await ctx.store.sent
+          .link(sentId, link)
+          .catch((err) =>
+            ctx.logger.warn({ err, user: user.address, id: sentId }, 'web: sent link not stored'),
+          );
+      }
       await dropDraft(ctx, user, input.draftId);
     } catch (err) {
       sentCopy = false;
@@ -244,19 +259,18 @@ export function sendRoutes(app: FastifyInstance, ctx: WebContext): void {
     return { id };
   });
 
-  /** Prefilled fields for reply (`mode=reply|all`) or forward, from the CLI's rules. */
+  /** Prefilled fields for reply (`mode=reply|all`) or forward, by the shared reply/forward rules. */
   app.get('/api/messages/:id/template', async (req) => {
     const { user } = caller(req);
     const m = await ctx.reader.owned(user.id, (req.params as { id: string }).id);
     if (!m) throw notFound('no such message');
     const mode = (req.query as Record<string, string | undefined>).mode ?? 'reply';
     const p = await ctx.reader.parse(m.meta.id);
-    // The reply/forward builders read only the account's address (and optional full name).
-    const account = { name: 'web', address: user.address } as Parameters<typeof replyOptions>[1];
+    const me = { address: user.address };
     const o =
       mode === 'forward'
-        ? forwardOptions(p, account, { to: [], text: '' })
-        : replyOptions(p, account, { all: mode === 'all', text: '' });
+        ? buildForward(p, me, { to: [], text: '' })
+        : buildReply(p, me, { all: mode === 'all', text: '' });
     const list = (v: ComposeOptions['to']) =>
       (Array.isArray(v) ? v : v ? [v] : [])
         .map((x) => (typeof x === 'string' ? x : 'address' in x ? x.address : ''))

@@ -1,10 +1,18 @@
 /**
  * A user's own settings: password change (the current password is required, and every other
- * session of the user ends) and forwarding (`posthorn user forward`: targets and "keep a copy").
- * Password checks count against the login rate limit, so this is no side door for guessing.
+ * session of the user ends), forwarding (`posthorn user forward`: targets and "keep a copy") and
+ * the vacation auto-reply (RFC 3834; sent by mta/inbound/vacation.ts). Password checks count
+ * against the login rate limit, so this is no side door for guessing.
  */
 import type { FastifyInstance } from 'fastify';
 import { hashPassword } from '../mta/auth/index.js';
+import {
+  MAX_VACATION_SUBJECT,
+  MAX_VACATION_TEXT_BYTES,
+  VACATION_DEFAULT_DAYS,
+  VACATION_MAX_DAYS,
+  VACATION_MIN_DAYS,
+} from '../store/vacation-rules.js';
 import { caller, HttpError, str, type WebContext } from './context.js';
 
 export const MIN_PASSWORD_LENGTH = 8;
@@ -52,5 +60,57 @@ export function settingsRoutes(app: FastifyInstance, ctx: WebContext): void {
     const forward = targets.length ? { targets, keep: b.keep !== false } : undefined;
     await ctx.store.users.setForward(user.address, forward);
     return { forward: forward ?? null };
+  });
+
+  app.get('/api/settings/vacation', async (req) => {
+    const { user } = caller(req);
+    const v = await ctx.store.vacation.get(user.id);
+    return {
+      vacation: {
+        enabled: v?.enabled ?? false,
+        subject: v?.subject ?? '',
+        text: v?.text ?? '',
+        intervalDays: v?.intervalDays ?? VACATION_DEFAULT_DAYS,
+      },
+      limits: {
+        minDays: VACATION_MIN_DAYS,
+        maxDays: VACATION_MAX_DAYS,
+        maxSubject: MAX_VACATION_SUBJECT,
+        maxTextBytes: MAX_VACATION_TEXT_BYTES,
+      },
+    };
+  });
+
+  app.put('/api/settings/vacation', async (req) => {
+    const { user } = caller(req);
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    if (typeof b.enabled !== 'boolean') throw new HttpError(400, 'enabled must be true or false');
+    const subject = b.subject === undefined ? '' : str(b.subject, 'subject', MAX_VACATION_SUBJECT).trim();
+    if (/[\x00-\x1f\x7f]/.test(subject)) throw new HttpError(400, 'subject must be one line');
+    const text = b.text === undefined ? '' : str(b.text, 'text', MAX_VACATION_TEXT_BYTES);
+    if (Buffer.byteLength(text) > MAX_VACATION_TEXT_BYTES)
+      throw new HttpError(400, `text must be at most ${MAX_VACATION_TEXT_BYTES} bytes`);
+    if (b.enabled && text.trim() === '') throw new HttpError(400, 'an auto-reply needs a text');
+    const days = b.intervalDays ?? VACATION_DEFAULT_DAYS;
+    if (
+      typeof days !== 'number' ||
+      !Number.isInteger(days) ||
+      days < VACATION_MIN_DAYS ||
+      days > VACATION_MAX_DAYS
+    )
+      throw new HttpError(
+        400,
+        `intervalDays must be a whole number from ${VACATION_MIN_DAYS} to ${VACATION_MAX_DAYS}`,
+      );
+    const v = await ctx.store.vacation.set(user.id, {
+      enabled: b.enabled,
+      subject,
+      text,
+      intervalDays: days,
+    });
+    ctx.logger.info({ user: user.address, enabled: v.enabled }, 'web: vacation reply saved');
+    return {
+      vacation: { enabled: v.enabled, subject: v.subject, text: v.text, intervalDays: v.intervalDays },
+    };
   });
 }

@@ -40,9 +40,12 @@ import { LoginLimiter, type LoginLimitOptions } from './login-limit.js';
 import { MailReader } from './messages.js';
 import { adminRoutes } from './routes-admin.js';
 import { authRoutes } from './routes-auth.js';
+import { deliveryRoutes } from './routes-delivery.js';
 import { mailRoutes } from './routes-mail.js';
 import { sendRoutes } from './routes-send.js';
+import { sessionRoutes } from './routes-sessions.js';
 import { settingsRoutes } from './routes-settings.js';
+import type { SessionTrace } from './session-trace.js';
 import { csrfMatches, SESSION_COOKIE, type SessionLimits, SessionTable } from './sessions.js';
 
 export interface WebServerOptions {
@@ -59,6 +62,10 @@ export interface WebServerOptions {
   loginLimit?: Partial<LoginLimitOptions>;
   /** The built UI; default src/web/ui/dist (found from source or from the build). */
   uiDir?: string;
+  /** The server's data directory, for the admin's DKIM keys. */
+  dataDir?: string;
+  /** Recent SMTP/POP3 sessions (fed by the protocol servers) for the admin console. */
+  sessionTrace?: SessionTrace;
 }
 
 export interface WebServer {
@@ -114,6 +121,8 @@ export async function createWebServer(opts: WebServerOptions): Promise<WebServer
     reader: new MailReader(opts.store),
     limits,
     secure,
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    ...(opts.sessionTrace ? { sessionTrace: opts.sessionTrace } : {}),
   };
   const app = Fastify({
     logger: false,
@@ -180,7 +189,9 @@ export async function createWebServer(opts: WebServerOptions): Promise<WebServer
   authRoutes(app, ctx);
   mailRoutes(app, ctx);
   sendRoutes(app, ctx);
+  deliveryRoutes(app, ctx);
   adminRoutes(app, ctx);
+  sessionRoutes(app, ctx);
   settingsRoutes(app, ctx);
   eventRoutes(app, ctx);
 

@@ -1,6 +1,7 @@
 /**
- * Schema step 2 (queue tables, users.forward) runs forward on a database written by the previous
- * release (step 1) without losing anything, and the queue works afterwards.
+ * Schema step 2 (queue tables, users.forward) and the later steps run forward on a database
+ * written by the first release (step 1) without losing anything, and the queue (and step 3's
+ * vacation replies) work afterwards.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { openSqliteStore } from '../../src/store/index.js';
 import { MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import { tempDir } from '../support/tmp.js';
 
-test('a step-1 database with mail in it migrates to step 2; mail, users and uids are kept', async () => {
+test('a step-1 database with mail in it migrates to the current step; mail, users and uids are kept', async () => {
   const path = join(tempDir(), 'old.db');
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -56,10 +57,12 @@ test('a step-1 database with mail in it migrates to step 2; mail, users and uids
     const r = await d.commit();
     assert.equal(r.messages[0]!.uid, 8);
     assert.equal((await store.queue.count()).entries, 1);
+    await store.vacation.set(u.id, { enabled: true, subject: '', text: 'away', intervalDays: 7 });
+    assert.equal((await store.vacation.active([u.id])).size, 1);
   } finally {
     await store.close();
   }
   const after = new Database(path, { readonly: true });
-  assert.equal(after.pragma('user_version', { simple: true }), 2);
+  assert.equal(after.pragma('user_version', { simple: true }), MIGRATIONS.length);
   after.close();
 });

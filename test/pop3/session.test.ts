@@ -410,7 +410,7 @@ test('close() tells idle sessions, releases their maildrops and deletes nothing'
   assert.equal(backend.messages(KIHYUN).length, 2);
 });
 
-test('a message that cannot be read gets -ERR [SYS/TEMP]; a read failing mid-body closes the connection', async () => {
+test('a message that cannot be read gets -ERR [SYS/TEMP]; a read failing after output began closes the connection', async () => {
   const { port, backend } = await startServer();
   backend.chunkSize = 16;
   backend.failRead = 'open';
@@ -431,6 +431,7 @@ test('a message that cannot be read gets -ERR [SYS/TEMP]; a read failing mid-bod
     `,
   );
   await waitUnlocked(backend);
+  // A small message failing on its second chunk: nothing has gone out yet, so -ERR still can.
   backend.failRead = 'mid';
   await transcript(
     port,
@@ -440,15 +441,41 @@ test('a message that cannot be read gets -ERR [SYS/TEMP]; a read failing mid-bod
     S: +OK *
     C: PASS kihyun0
     S: +OK *
-    C: DELE 2
-    S: +OK *
     C: RETR 1
-    S: +OK 103 octets
-    S: <closed>
+    S: -ERR [SYS/TEMP] Temporary server error, try again later
+    C: NOOP
+    S: +OK
+    C: QUIT
+    S: +OK *
     `,
   );
   await waitUnlocked(backend);
-  assert.equal(backend.messages(KIHYUN).length, 2);
+  // A large message failing once its first 100 KiB are on the wire: the +OK is out, so the only
+  // honest signal left is to close without the terminator. Nothing is deleted.
+  const big = `Subject: big\r\n\r\n${'x'.repeat(76)}\r\n`.repeat(3000);
+  backend.deliver(KIHYUN, big);
+  backend.chunkSize = 100 * 1024;
+  const client = await LineClient.connect(port);
+  await play(
+    client,
+    `
+    S: +OK *
+    C: USER kihyun
+    S: +OK *
+    C: PASS kihyun0
+    S: +OK *
+    C: DELE 2
+    S: +OK *
+    C: RETR 3
+    S: +OK ${big.length} octets
+    `,
+  );
+  const body: string[] = [];
+  for (let l = await client.readLine(); l !== undefined; l = await client.readLine()) body.push(l);
+  assert.ok(body.length * 78 >= 100 * 1024 && body.length < 6000, `${body.length} lines before the close`);
+  assert.notEqual(body.at(-1), '.', 'no terminator after a failed read');
+  await waitUnlocked(backend);
+  assert.equal(backend.messages(KIHYUN).length, 3);
 });
 
 test('backend errors when opening the maildrop keep their response code', async () => {

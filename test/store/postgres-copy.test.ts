@@ -77,6 +77,7 @@ test('store copy: SQLite to PostgreSQL keeps ids, UIDs and bytes; --update follo
     const kihyun = await src.users.add({ address: 'Kihyun@uu.ac.kr', passwordHash: 'scrypt$k' });
     const minji = await src.users.add({ address: 'minji@uu.ac.kr', passwordHash: 'scrypt$m', isAdmin: true });
     await src.users.setForward('minji@uu.ac.kr', { targets: ['m@far.example'], keep: true });
+    await src.vacation.set(minji.id, { enabled: true, subject: '', text: '휴가 중', intervalDays: 3 });
     await src.aliases.add('all@uu.ac.kr', ['kihyun@uu.ac.kr', 'minji@uu.ac.kr']);
     const big = Buffer.alloc(700 * 1024);
     for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 9)) & 0xff;
@@ -127,6 +128,9 @@ test('store copy: SQLite to PostgreSQL keeps ids, UIDs and bytes; --update follo
         (await a.queue.list()).map((e) => [e.mailFrom, e.recipients[0]!.address, e.sha256]),
       );
       assert.equal((await b.users.get('minji@uu.ac.kr'))!.forward?.keep, true);
+      const minjiId = (await a.users.get('minji@uu.ac.kr'))!.id;
+      assert.deepEqual(await b.vacation.get(minjiId), await a.vacation.get(minjiId));
+      assert.equal((await b.vacation.get(minjiId))?.text, '휴가 중');
       assert.deepEqual((await b.aliases.get('all@uu.ac.kr'))!.targets, ['kihyun@uu.ac.kr', 'minji@uu.ac.kr']);
     } finally {
       await a.close();

@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { openPostgresStore, openStore, type Store, StoreError } from '../../src/store/index.js';
 import { SCHEMA_VERSION } from '../../src/store/postgres/index.js';
 import { runStoreContract, type StoreFixture } from './contract.js';
+import { runFeaturesContract } from './features-contract.js';
 import { createTestDatabase, type TestDatabase } from './postgres/pg-test-db.js';
 import { runForwardContract, runQueueContract } from './queue-contract.js';
 
@@ -44,6 +45,7 @@ async function fixture(): Promise<StoreFixture> {
 runStoreContract('postgres', fixture);
 runQueueContract('postgres', fixture);
 runForwardContract('postgres', fixture);
+runFeaturesContract('postgres', fixture);
 
 const isStoreError = (code: string) => (err: unknown) => {
   assert.ok(err instanceof StoreError, `expected StoreError, got ${String(err)}`);

@@ -10,6 +10,7 @@ import { openSqliteStore, openStore, StoreError } from '../../src/store/index.js
 import { SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../support/tmp.js';
 import { runStoreContract } from './contract.js';
+import { runFeaturesContract } from './features-contract.js';
 import { runForwardContract, runQueueContract } from './queue-contract.js';
 import { blobCount, chunkCount, countRows, dropBodies } from './sqlite-inspect.js';
 
@@ -38,6 +39,11 @@ runQueueContract('sqlite', async () => {
   return { store, cleanup: async () => {}, inspect: { blobCount: async () => blobCount(path) } };
 });
 runForwardContract('sqlite', async () => {
+  const path = freshPath();
+  const store = await openSqliteStore(path, { chunkSize: 64 * 1024 });
+  return { store, cleanup: async () => {}, inspect: { blobCount: async () => blobCount(path) } };
+});
+runFeaturesContract('sqlite', async () => {
   const path = freshPath();
   const store = await openSqliteStore(path, { chunkSize: 64 * 1024 });
   return { store, cleanup: async () => {}, inspect: { blobCount: async () => blobCount(path) } };
@@ -255,8 +261,12 @@ test('an empty database file is migrated to the current schema, in WAL mode with
         'mailboxes',
         'messages',
         'queue',
+        'queue_outcomes',
         'queue_recipients',
+        'sent_links',
         'users',
+        'vacation',
+        'vacation_replies',
       ]);
     } finally {
       db.close();

@@ -1,27 +1,22 @@
 /**
  * The user agent's pieces in-process, on real files: the account book (password file modes,
  * environment and command sources), the Maildir (tmp → new, flags, move, stray tmp files),
- * display-width fitting, reply/forward helpers and search terms.
+ * display-width fitting and search terms (reply/forward building: test/mime/mail/reply.test.ts).
  */
 import assert from 'node:assert/strict';
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import stringWidth from 'string-width';
-import type { ParsedMessage } from '../../src/mime/index.js';
 import {
   type Account,
   AccountBook,
   fit,
-  forwardSubject,
   Maildir,
   type MessageSummary,
   matches,
   parseEndpoint,
-  quote,
-  replySubject,
   sanitize,
-  threadReferences,
   UaError,
 } from '../../src/ua/index.js';
 import { tempDir } from '../support/tmp.js';
@@ -149,24 +144,7 @@ describe('display width', () => {
   });
 });
 
-describe('reply and forward helpers', () => {
-  test('subjects get one prefix', () => {
-    assert.equal(replySubject('회의'), 'Re: 회의');
-    assert.equal(replySubject('RE: 회의'), 'RE: 회의');
-    assert.equal(replySubject(undefined), 'Re: ');
-    assert.equal(forwardSubject('Fwd: x'), 'Fwd: x');
-    assert.equal(forwardSubject('x'), 'Fwd: x');
-  });
-
-  test('quoting and References (RFC 5322 §3.6.4)', () => {
-    assert.equal(quote('a\n\n> b\n'), '> a\n>\n>> b');
-    const m = (refs: string[], irt?: string) =>
-      ({ references: refs, inReplyTo: irt, messageId: 'c@x' }) as unknown as ParsedMessage;
-    assert.deepEqual(threadReferences(m(['a@x', 'b@x'])), ['a@x', 'b@x', 'c@x']);
-    assert.deepEqual(threadReferences(m([], 'b@x')), ['b@x', 'c@x']);
-    assert.deepEqual(threadReferences(m([])), ['c@x']);
-  });
-
+describe('search', () => {
   test('search terms: field prefixes, quoted phrases, all must match', () => {
     const s = {
       from: '김철수',

@@ -140,7 +140,8 @@ describe('webmail in chromium', { skip }, () => {
     assert.deepEqual(dialogs, []);
     await page.getByText('Remote images are blocked.').waitFor();
     // The message's own inline image (cid:) shows: it becomes a data: URL inside the sandbox.
-    const logo = f.locator('img[alt="logo"]');
+    // The cid: reference is swapped for the fetched part once it arrives: wait for that swap.
+    const logo = f.locator('img[alt="logo"][src^="data:image/png;base64,"]');
     await logo.waitFor();
     assert.match((await logo.getAttribute('src')) ?? '', /^data:image\/png;base64,/);
     assert.equal(

@@ -1,8 +1,9 @@
 /**
  * Mail layer of the MIME engine: addresses, dates, message ids, the streaming parser and reader,
- * and the composer.
+ * the composer, and replies/forwards built from a parsed original.
  */
 export * from './address.js';
+export { bodyText, mailboxListText } from './body-text.js';
 export {
   type AddressInput,
   type ComposeAttachment,
@@ -41,3 +42,13 @@ export {
   SYNC_TEXT_BYTES,
   TARGET_SLICE_MS,
 } from './reader.js';
+export {
+  buildForward,
+  buildReply,
+  type ForwardInput,
+  forwardSubject,
+  quoteText,
+  replyRecipients,
+  replySubject,
+  threadReferences,
+} from './reply.js';

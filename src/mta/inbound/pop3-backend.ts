@@ -5,7 +5,6 @@
  * mailbox and stable across sessions and restarts. Deletions happen only in `commit` (UPDATE
  * state), atomically, and free the stored bytes.
  */
-import { Readable } from 'node:stream';
 import type { ConnInfo, Logger } from '../../core/index.js';
 import { type Maildrop, type MaildropEntry, type Pop3Backend, Pop3Error } from '../../pop3/server/backend.js';
 import type { MessageMeta, Store } from '../../store/types.js';
@@ -63,10 +62,10 @@ class StoreMaildrop implements Maildrop {
     return this.entries;
   }
 
-  read(n: number): Readable {
+  read(n: number): AsyncIterable<Uint8Array> {
     const m = this.messages[n - 1];
     if (!m) throw new Pop3Error(undefined, 'No such message');
-    return Readable.from(this.store.messages.read(m.id), { objectMode: false });
+    return this.store.messages.read(m.id);
   }
 
   async commit(deleted: number[]): Promise<void> {

@@ -12,7 +12,9 @@
  * every recipient at once. Any error while streaming aborts the delivery, so a message is either
  * wholly in every mailbox and the queue or nowhere. Store failures become 451 4.3.0 (the client
  * retries); the internal reason goes to the log only. Success notices (NOTIFY=SUCCESS) for local
- * delivery are posted after the commit; one lost to a crash right then is not retried.
+ * delivery and vacation auto-replies (vacation.ts) are posted after the commit, never delaying the
+ * 250; one lost to a crash right then is not retried. `data()` also tells where each recipient
+ * went (InboundDataResult.delivery), which the webmail keeps with the Sent copy.
  */
 import type { Readable } from 'node:stream';
 import { type ConnInfo, type Logger, newId } from '../../core/index.js';
@@ -27,7 +29,15 @@ import type {
   SmtpReply,
 } from '../../smtp/server/backend.js';
 import { SmtpError } from '../../smtp/server/backend.js';
-import type { QueueEntryInput, QueueRecipientInput, Store, StoredEnvelope, User } from '../../store/types.js';
+import type {
+  CommitResult,
+  QueueEntryInput,
+  QueueRecipientInput,
+  SentLink,
+  Store,
+  StoredEnvelope,
+  User,
+} from '../../store/types.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { buildDsn } from '../outbound/dsn.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../outbound/policy.js';
@@ -36,6 +46,7 @@ import { srsForward, srsReverse } from '../outbound/srs.js';
 import { resolveRecipient, splitAddress } from './recipients.js';
 import { HopCounter, MAX_HOPS, withSubmissionFields } from './submission.js';
 import { traceHeaders } from './trace.js';
+import { VacationResponder } from './vacation.js';
 
 export interface InboundOptions {
   store: Store;
@@ -52,6 +63,24 @@ export interface InboundOptions {
   onQueued?: () => void;
   /** Failed-AUTH delays (the POP3 policy, shared code). */
   loginDelay?: LoginDelayOptions | LoginDelayPolicy;
+}
+
+/** What `data()` resolves with: the reply text, and where each RCPT went. */
+export interface InboundDataResult extends DataResult {
+  delivery: SentLink;
+}
+
+/** Where a recipient's remote addresses went: entry (position in the queue inputs) and index. */
+interface Placed {
+  entry: number;
+  index: number;
+  address: string;
+}
+
+/** What a backend's sessions share: the after-commit work (notices, auto-replies) in flight. */
+interface Shared {
+  vacation: VacationResponder;
+  background: Set<Promise<unknown>>;
 }
 
 interface Recipient {
@@ -75,10 +104,21 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class InboundBackend implements Backend {
   readonly auth: AuthBackend;
   private readonly delays: LoginDelayPolicy;
+  private readonly shared: Shared;
 
   constructor(private readonly opts: InboundOptions) {
     this.delays =
       opts.loginDelay instanceof LoginDelayPolicy ? opts.loginDelay : new LoginDelayPolicy(opts.loginDelay);
+    this.shared = {
+      vacation: new VacationResponder({
+        store: opts.store,
+        hostname: opts.hostname,
+        logger: opts.logger,
+        retry: { ...DEFAULT_RETRY, ...opts.retry },
+        onQueued: opts.onQueued,
+      }),
+      background: new Set(),
+    };
     this.auth = {
       authenticate: async (username, password, conn) => {
         const user = await opts.authenticator.authenticate(username, password);
@@ -95,7 +135,12 @@ export class InboundBackend implements Backend {
   }
 
   newSession(conn: ConnInfo): Session {
-    return new InboundSession(this.opts, conn);
+    return new InboundSession(this.opts, conn, this.shared);
+  }
+
+  /** Resolves once the after-commit work started so far (notices, auto-replies) is done. */
+  async settle(): Promise<void> {
+    while (this.shared.background.size > 0) await Promise.allSettled([...this.shared.background]);
   }
 
   async vrfy(arg: string): Promise<SmtpReply> {
@@ -121,6 +166,7 @@ class InboundSession implements Session {
   constructor(
     private readonly opts: InboundOptions,
     private readonly conn: ConnInfo,
+    private readonly shared: Shared,
   ) {
     this.log = opts.logger.child({ session: conn.id });
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
@@ -187,11 +233,15 @@ class InboundSession implements Session {
     this.rcpts.push({ address: to, opts, users: r.users, remote: r.remote, forwarded: r.remote.length > 0 });
   }
 
-  /** The queue entries of this transaction: one per reverse path (sender, or its SRS form). */
-  private async queueEntries(from: string): Promise<QueueEntryInput[]> {
+  /**
+   * The queue entries of this transaction: one per reverse path (sender, or its SRS form); and per
+   * RCPT, where its remote addresses were placed.
+   */
+  private async queueEntries(from: string): Promise<{ entries: QueueEntryInput[]; placed: Placed[][] }> {
     const byFrom = new Map<string, QueueRecipientInput[]>();
+    const placedFrom = this.rcpts.map(() => [] as Array<{ from: string; index: number; address: string }>);
     const senderIsOurs = from !== '' && (await this.opts.store.domains.has(splitAddress(from).domain));
-    for (const r of this.rcpts) {
+    for (const [i, r] of this.rcpts.entries()) {
       if (r.remote.length === 0) continue;
       let mailFrom = from;
       if (r.srsDomain !== undefined)
@@ -202,17 +252,24 @@ class InboundSession implements Session {
       const list = byFrom.get(mailFrom) ?? [];
       for (const address of r.remote) {
         // The same address reached twice (RCPT twice, or by two aliases) is sent once.
-        if (list.some((x) => x.address.toLowerCase() === address.toLowerCase())) continue;
-        const q: QueueRecipientInput = { address };
-        if (r.opts.notify) q.notify = r.opts.notify;
-        q.orcpt = r.opts.orcpt ? `${r.opts.orcpt.type};${r.opts.orcpt.address}` : `rfc822;${r.address}`;
-        list.push(q);
+        let index = list.findIndex((x) => x.address.toLowerCase() === address.toLowerCase());
+        if (index < 0) {
+          const q: QueueRecipientInput = { address };
+          if (r.opts.notify) q.notify = r.opts.notify;
+          q.orcpt = r.opts.orcpt ? `${r.opts.orcpt.type};${r.opts.orcpt.address}` : `rfc822;${r.address}`;
+          index = list.push(q) - 1;
+        }
+        placedFrom[i]!.push({ from: mailFrom, index, address });
       }
       byFrom.set(mailFrom, list);
     }
+    const order = [...byFrom.keys()];
+    const placed = placedFrom.map((list) =>
+      list.map((p) => ({ entry: order.indexOf(p.from), index: p.index, address: p.address })),
+    );
     const m = this.mailOpts;
     const expiresAt = new Date(Date.now() + this.retry.maxAgeMs);
-    return [...byFrom].map(([mailFrom, recipients]) => {
+    const entries = [...byFrom].map(([mailFrom, recipients]) => {
       const e: QueueEntryInput = {
         mailFrom,
         recipients,
@@ -224,9 +281,33 @@ class InboundSession implements Session {
       if (m?.envid !== undefined) e.envid = m.envid;
       return e;
     });
+    return { entries, placed };
   }
 
-  async data(body: Readable): Promise<DataResult | undefined> {
+  /** Where each RCPT of the committed transaction went. */
+  private sentLink(result: CommitResult, placed: Placed[][]): SentLink {
+    return {
+      sha256: result.sha256,
+      recipients: this.rcpts.map((r, i) => ({
+        address: r.address,
+        local: r.users.length > 0,
+        // Never throws: it runs after the commit, where a failure must not turn into a 451.
+        queued: placed[i]!.flatMap((p) => {
+          const queueId = result.queued?.[p.entry];
+          return queueId === undefined ? [] : [{ queueId, index: p.index, address: p.address }];
+        }),
+      })),
+    };
+  }
+
+  /** Runs after-commit work without holding up the reply; `settle()` waits for it. */
+  private background(p: Promise<unknown>): void {
+    const tracked = p.catch((err) => this.log.error({ err }, 'after-commit work failed'));
+    this.shared.background.add(tracked);
+    void tracked.finally(() => this.shared.background.delete(tracked));
+  }
+
+  async data(body: Readable): Promise<InboundDataResult> {
     const targets = new Map<number, User>();
     for (const r of this.rcpts) for (const u of r.users) targets.set(u.id, u);
     const id = newId();
@@ -242,7 +323,9 @@ class InboundSession implements Session {
         authUser: this.conn.authUser,
       },
     };
-    const queue = await this.guard('queue entries', () => this.queueEntries(envelope.mailFrom));
+    const { entries: queue, placed } = await this.guard('queue entries', () =>
+      this.queueEntries(envelope.mailFrom),
+    );
     const delivery = await this.guard('open delivery', () =>
       this.opts.store.openDelivery({
         targets: [...targets.keys()].map((userId) => ({ userId })),
@@ -285,8 +368,17 @@ class InboundSession implements Session {
         'delivered',
       );
       if (result.queued?.length) this.opts.onQueued?.();
-      if (result.messages.length > 0) this.successNotices(envelope, result.messages[0]!.id);
-      return { text: `queued as ${id}` };
+      if (result.messages.length > 0) {
+        this.successNotices(envelope, result.messages[0]!.id);
+        const users = [...targets.values()];
+        const delivered = users.map((user, n) => ({
+          user,
+          messageId: result.messages[n]!.id,
+          rcptTo: this.rcpts.filter((r) => r.users.some((u) => u.id === user.id)).map((r) => r.address),
+        }));
+        this.background(this.shared.vacation.afterDelivery(envelope.mailFrom, delivered, this.log));
+      }
+      return { text: `queued as ${id}`, delivery: this.sentLink(result, placed) };
     } catch (err) {
       if (!committed) await delivery.abort().catch(() => {});
       if (err instanceof SmtpError) throw err;
@@ -318,18 +410,20 @@ class InboundSession implements Session {
       original: () => store.messages.read(messageId),
       original8bit: this.mailOpts?.body === '8BITMIME',
     });
-    postNotice(
-      {
-        store,
-        hostname: this.opts.hostname,
-        retry: this.retry,
-        logger: this.log,
-        onQueued: this.opts.onQueued,
-      },
-      mailFrom,
-      dsn.chunks,
-      dsn.body8bit,
-    ).catch((err) => this.log.error({ err, to: mailFrom }, 'could not post a success notice'));
+    this.background(
+      postNotice(
+        {
+          store,
+          hostname: this.opts.hostname,
+          retry: this.retry,
+          logger: this.log,
+          onQueued: this.opts.onQueued,
+        },
+        mailFrom,
+        dsn.chunks,
+        dsn.body8bit,
+      ).catch((err) => this.log.error({ err, to: mailFrom }, 'could not post a success notice')),
+    );
   }
 
   reset(): void {

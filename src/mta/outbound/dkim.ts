@@ -8,9 +8,10 @@
  * Failure semantics: a message whose From domain (else envelope sender domain) has no key goes out
  * unsigned; a signing error is logged and the message goes out unsigned rather than not at all.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateKeyPair } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 
 export interface DkimKey {
@@ -25,29 +26,50 @@ export const DEFAULT_DKIM_SELECTOR = 'posthorn';
 
 const keyFile = (dataDir: string, domain: string) => join(dataDir, 'dkim', `${domain.toLowerCase()}.json`);
 
-/** The DNS TXT record for a key: `name` and the value to publish. */
-export function dkimTxtRecord(k: DkimKey): { name: string; value: string } {
-  return { name: `${k.selector}._domainkey.${k.domain}`, value: `v=DKIM1; k=rsa; p=${k.publicKey}` };
+/** A selector is one or more DNS labels (RFC 6376 §3.1), kept short enough to fit a record name. */
+export function isValidDkimSelector(s: string): boolean {
+  return /^(?=.{1,63}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i.test(s);
 }
 
-/** Creates (or with `rotate`, replaces) the domain's key; returns the existing one otherwise. */
-export function ensureDkimKey(
+/** The DNS TXT record for a key: `name`, the value to publish, and the zone-file line. */
+export function dkimTxtRecord(k: DkimKey): { name: string; value: string; zone: string } {
+  const name = `${k.selector}._domainkey.${k.domain}`;
+  const value = `v=DKIM1; k=rsa; p=${k.publicKey}`;
+  // A TXT character-string holds 255 octets at most (RFC 1035 §3.3): longer values are split.
+  const strings = value.match(/.{1,255}/g)!.map((x) => `"${x}"`);
+  return { name, value, zone: `${name}. IN TXT ${strings.join(' ')}` };
+}
+
+const generateRsa = promisify(generateKeyPair);
+
+/**
+ * Creates (or with `rotate`, replaces) the domain's key; returns the existing one otherwise. A
+ * rotation keeps the old selector unless given another. The key is generated off the event loop
+ * (RSA-2048 takes long enough to stall a server's sessions), and the file is replaced by a
+ * rename, so a crash never leaves half a key.
+ */
+export async function ensureDkimKey(
   dataDir: string,
   domain: string,
   opts: { selector?: string; rotate?: boolean } = {},
-): { key: DkimKey; created: boolean } {
+): Promise<{ key: DkimKey; created: boolean }> {
   const d = domain.toLowerCase();
   const existing = loadDkimKey(dataDir, d);
+  const selector = opts.selector ?? existing?.selector ?? DEFAULT_DKIM_SELECTOR;
+  if (!isValidDkimSelector(selector)) throw new TypeError(`'${selector}' is not a valid DKIM selector`);
   if (existing && !opts.rotate) return { key: existing, created: false };
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = await generateRsa('rsa', { modulusLength: 2048 });
   const key: DkimKey = {
     domain: d,
-    selector: opts.selector ?? DEFAULT_DKIM_SELECTOR,
+    selector,
     privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
   };
   mkdirSync(join(dataDir, 'dkim'), { recursive: true, mode: 0o700 });
-  writeFileSync(keyFile(dataDir, d), `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
+  const file = keyFile(dataDir, d);
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
   return { key, created: true };
 }
 

@@ -11,6 +11,7 @@ export {
   dkimSignature,
   dkimTxtRecord,
   ensureDkimKey,
+  isValidDkimSelector,
   loadDkimKey,
   loadDkimKeys,
 } from './dkim.js';

@@ -17,6 +17,8 @@
  * - Outcomes are written after the delivery; a crash in between re-delivers after the lease ends
  *   (at-least-once: a duplicate is possible, a loss is not). A failed write of outcomes or notice
  *   is logged; the lease then expires and the entry is tried again.
+ * - Final outcomes of submitted mail (an authenticated sender) are also kept in `store.sent`, just
+ *   before the queue forgets them, so the sender can still see them (webmail's Sent status).
  */
 import { hostname as osHostname } from 'node:os';
 import type { DnsResolver, Logger } from '../../core/index.js';
@@ -220,6 +222,7 @@ export class QueueRunner {
       ).flat();
       const updates = this.toUpdates(entry, outcomes);
       await this.notify(entry, updates);
+      await this.keepOutcomes(entry, updates);
       try {
         await store.queue.update(entry.id, token, updates);
       } catch (err) {
@@ -317,6 +320,33 @@ export class QueueRunner {
       }
       return { index: o.index, state: 'pending', nextAttemptAt: new Date(next), result };
     });
+  }
+
+  /** Keeps the final outcomes of submitted mail (see the module comment); failures are logged. */
+  private async keepOutcomes(entry: QueueEntry, updates: QueueRecipientUpdate[]): Promise<void> {
+    if (!entry.envelope.client?.authUser) return;
+    const at = new Date();
+    const final = updates.flatMap((u) =>
+      u.state === 'pending'
+        ? []
+        : [
+            {
+              queueId: entry.id,
+              sha256: entry.sha256,
+              index: u.index,
+              address: entry.recipients[u.index]!.address,
+              state: u.state,
+              ...(u.result ? { result: u.result } : {}),
+              at,
+            },
+          ],
+    );
+    if (final.length === 0) return;
+    try {
+      await this.opts.store.sent.record(final, at);
+    } catch (err) {
+      this.log.warn({ err, queueId: entry.id }, 'could not keep delivery outcomes');
+    }
   }
 
   /** Bounces and success ("relayed") notices for this round (see the module comment). */

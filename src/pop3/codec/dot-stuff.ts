@@ -100,22 +100,47 @@ export class TopLimiter {
   }
 }
 
+/** A stored message as a RETR/TOP body: cut for TOP (optional), byte-stuffed, then terminated. */
+export class BodyEncoder {
+  private readonly stuffer = new DotStuffer();
+  private readonly top: TopLimiter | undefined;
+
+  constructor(topLines?: number) {
+    this.top = topLines === undefined ? undefined : new TopLimiter(topLines);
+  }
+
+  /** True once TOP has all it sends: the rest of the message need not be read. */
+  get done(): boolean {
+    return this.top?.done ?? false;
+  }
+
+  push(chunk: Buffer): Buffer {
+    return this.stuffer.push(this.top ? this.top.push(chunk) : chunk);
+  }
+
+  end(): Buffer {
+    return this.stuffer.end();
+  }
+}
+
 /** Streams a stored message byte-stuffed and terminated, optionally cut for TOP. */
 export async function* stuffBody(
-  source: AsyncIterable<Buffer | string>,
+  source: AsyncIterable<Uint8Array | string>,
   topLines?: number,
 ): AsyncGenerator<Buffer> {
-  const stuffer = new DotStuffer();
-  const top = topLines === undefined ? undefined : new TopLimiter(topLines);
+  const enc = new BodyEncoder(topLines);
   for await (const c of source) {
-    let chunk = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
-    if (top) chunk = top.push(chunk);
-    const out = stuffer.push(chunk);
+    const out = enc.push(typeof c === 'string' ? Buffer.from(c, 'latin1') : asBuffer(c));
     if (out.length) yield out;
     // Returning from for-await destroys the source: TOP reads only what it sends.
-    if (top?.done) break;
+    if (enc.done) break;
   }
-  yield stuffer.end();
+  yield enc.end();
+}
+
+/** A Buffer view of the bytes (no copy). */
+export function asBuffer(c: Uint8Array): Buffer {
+  return Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
 }
 
 /**

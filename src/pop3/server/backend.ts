@@ -2,7 +2,6 @@
  * The contract between the POP3 server and the store behind it (RFC 1939 maildrop semantics).
  * The server owns the protocol, states and deleted-marks; the backend owns accounts and messages.
  */
-import type { Readable } from 'node:stream';
 import type { ConnInfo } from '../../core/index.js';
 
 /** `-ERR [CODE] text` (RFC 2449 response codes: IN-USE, AUTH, SYS/TEMP, SYS/PERM, LOGIN-DELAY). */
@@ -28,8 +27,11 @@ export interface MaildropEntry {
 export interface Maildrop {
   /** The snapshot taken when the maildrop was opened; messages delivered later are not in it. */
   list(): MaildropEntry[];
-  /** The stored bytes of message n (1-based). */
-  read(n: number): Readable;
+  /**
+   * The stored bytes of message n (1-based), chunk by chunk. A failure on the first step is
+   * answered -ERR; later ones cut the connection (the +OK may be out).
+   */
+  read(n: number): AsyncIterable<Uint8Array>;
   /** UPDATE state: delete these (1-based) atomically. Resolve only when durable. */
   commit(deleted: number[]): Promise<void>;
   /** Drops the lock; nothing is deleted. Always called, after commit or on any exit. */

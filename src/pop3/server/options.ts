@@ -2,7 +2,7 @@
  * Pop3Server options and their defaults. Every limit is named, cites where it comes from, and can
  * be overridden.
  */
-import type { ConnInfo, Logger } from '../../core/index.js';
+import type { ConnInfo, Logger, TraceObserver } from '../../core/index.js';
 import type { Pop3Backend } from './backend.js';
 import type { LoginDelayOptions, LoginDelayPolicy } from './login-delay.js';
 
@@ -76,4 +76,6 @@ export interface Pop3ServerOptions {
   limits?: Partial<Pop3Limits>;
   /** Failed-login delays (options or a shared policy, e.g. one per process). */
   loginDelay?: LoginDelayOptions | LoginDelayPolicy;
+  /** Hears every session's lines, secrets masked (core/trace.ts); unset costs nothing. */
+  onTrace?: TraceObserver;
 }

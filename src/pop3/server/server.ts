@@ -47,6 +47,7 @@ export class Pop3Server {
       isTrustedClient: opts.isTrustedClient ?? loopbackTrusted,
       apop: opts.apop ?? false,
       secureContext: () => this.secure,
+      ...(opts.onTrace ? { onTrace: opts.onTrace } : {}),
     };
     this.server = createServer((socket) => this.accept(socket));
     this.server.on('error', (err) => log.error({ err: err.message }, 'pop3 listener error'));

@@ -11,8 +11,8 @@
  *   session id and answered `-ERR [SYS/TEMP]`, never echoing internals. A failure in the middle of
  *   a RETR/TOP body cannot be answered (the +OK is out), so the connection is closed instead.
  * - Pipelining (RFC 2449 §6.6): input is queued and handled one command at a time; the socket is
- *   paused while commands are pending, so a client that pipelines faster than we answer (or reads
- *   slowly during a RETR) is held back by TCP, not by our memory.
+ *   paused once MAX_QUEUED_COMMANDS wait, and a RETR waits for 'drain', so a client that pipelines
+ *   faster than we answer (or reads slowly during a RETR) is held back by TCP, not by our memory.
  *
  * Leniency, written down: command lines may end in a bare LF (telnet clients); lines longer than
  * RFC 2449's 255 octets are accepted up to `maxCommandLength`. Plain-text logins (USER/PASS,
@@ -22,9 +22,19 @@
 import { createHash, randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
-import { type ConnInfo, isLoopback, type Logger } from '../../core/index.js';
+import {
+  type ConnInfo,
+  isLoopback,
+  type Logger,
+  messageDataLine,
+  TRACE_MASK,
+  type TraceObserver,
+  traceReply,
+} from '../../core/index.js';
 import { createSaslServer, SASL_MECHANISMS, type SaslServer, type SaslStep } from '../../wire/sasl.js';
 import {
+  asBuffer,
+  BodyEncoder,
   formatContinuation,
   formatErr,
   formatMultiline,
@@ -36,12 +46,17 @@ import {
 import { type Pop3Backend, Pop3Error } from './backend.js';
 import type { LoginDelayPolicy } from './login-delay.js';
 import type { Pop3ApopBackend, Pop3Limits } from './options.js';
-import { MaildropView } from './transaction.js';
+import { maskPop3Command } from './trace.js';
+import { MaildropView, type StreamReply } from './transaction.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = Buffer.alloc(0);
 const TOO_LONG = Symbol('too-long');
+/** Pipelined commands queued before the socket is paused (RFC 2449 §6.6 allows any number). */
+const MAX_QUEUED_COMMANDS = 32;
+/** RETR/TOP output gathered per socket write: small messages go out in one write. */
+const OUT_BATCH = 64 * 1024;
 type Input = string | typeof TOO_LONG;
 
 export interface SessionContext {
@@ -54,6 +69,8 @@ export interface SessionContext {
   isTrustedClient: (conn: ConnInfo) => boolean;
   apop: boolean;
   secureContext(): SecureContext | undefined;
+  /** Hears every line, secrets masked; unset costs nothing. */
+  onTrace?: TraceObserver;
 }
 
 type State = 'authorization' | 'transaction' | 'update' | 'closed';
@@ -64,7 +81,7 @@ export class Pop3Session {
   private discarding = false;
   private readonly queue: Input[] = [];
   private busy = false;
-  private corked = false;
+  private paused = false;
   private state: State = 'authorization';
   private user: string | undefined;
   private sasl: SaslServer | undefined;
@@ -118,6 +135,10 @@ export class Pop3Session {
       { remote: this.conn.remoteAddress, listener: this.conn.listener, tls: this.conn.tls },
       'pop3 connect',
     );
+    if (this.ctx.onTrace) {
+      this.ctx.onTrace({ type: 'open', protocol: 'pop3', conn: this.conn });
+      traceReply(this.ctx.onTrace, this.conn, formatOk(greeting));
+    }
     this.socket.write(formatOk(greeting));
     this.armIdle();
   }
@@ -174,7 +195,11 @@ export class Pop3Session {
       this.buf = EMPTY;
     }
     if (this.queue.length) {
-      this.socket.pause();
+      // Pipelined commands wait here; past a bound, TCP holds the client back, not our memory.
+      if (this.queue.length >= MAX_QUEUED_COMMANDS && !this.paused) {
+        this.paused = true;
+        this.socket.pause();
+      }
       void this.run();
     }
   }
@@ -182,16 +207,10 @@ export class Pop3Session {
   private async run() {
     if (this.busy) return;
     this.busy = true;
-    this.clearIdle();
     try {
       while (this.queue.length && this.state !== 'closed') {
         const item = this.queue.shift()!;
-        this.cork();
-        try {
-          await this.handle(item);
-        } finally {
-          this.uncork();
-        }
+        await this.handle(item);
         if (this.shuttingDown && (this.state as State) !== 'closed') {
           await this.out(formatErr('Server shutting down', RESP_CODES.sysTemp));
           await this.finish('server shutdown');
@@ -205,7 +224,10 @@ export class Pop3Session {
     } finally {
       this.busy = false;
       if (this.state !== 'closed') {
-        this.socket.resume();
+        if (this.paused) {
+          this.paused = false;
+          this.socket.resume();
+        }
         this.armIdle();
       }
     }
@@ -213,27 +235,13 @@ export class Pop3Session {
 
   // ---- output ------------------------------------------------------------------------------
 
-  private cork() {
-    if (!this.corked) {
-      this.socket.cork();
-      this.corked = true;
-    }
-  }
-
-  private uncork() {
-    if (this.corked) {
-      this.corked = false;
-      this.socket.uncork();
-    }
-  }
-
   /** Writes with backpressure: waits for 'drain' (or the end of the connection, or a stall timeout). */
   async out(data: string | Buffer): Promise<void> {
     const s = this.socket;
     if (this.state === 'closed' || s.destroyed) return;
+    // Buffers are message content (RETR/TOP), traced only as their size by outStream.
+    if (this.ctx.onTrace && typeof data === 'string') traceReply(this.ctx.onTrace, this.conn, data);
     if (s.write(data)) return;
-    const wasCorked = this.corked;
-    this.uncork();
     await new Promise<void>((resolve) => {
       // A client that stops reading mid-RETR must not hold its maildrop lock forever.
       const stall = setTimeout(() => {
@@ -249,40 +257,72 @@ export class Pop3Session {
       s.on('drain', done);
       s.on('close', done);
     });
-    if (wasCorked) this.cork();
   }
 
   /**
-   * Streams a multi-line body (already stuffed and terminated) after its +OK line. The first
-   * chunk is read before the +OK goes out, so a message that cannot be opened still gets -ERR.
-   * Returns false if the body failed after the +OK was sent.
+   * Sends a stored message as a multi-line response: +OK line, stuffed body, terminator. The
+   * first chunk is read before anything goes out, so a message that cannot be opened gets -ERR
+   * (the error propagates). Output is gathered into writes of up to OUT_BATCH octets: a small
+   * message leaves in one write, a large one streams with backpressure. Returns false if the
+   * body failed after part of the response was sent (only closing the connection can say so).
    */
-  async outStream(first: string, body: AsyncIterable<Buffer>): Promise<boolean> {
-    const it = body[Symbol.asyncIterator]();
+  async outStream(reply: StreamReply): Promise<boolean> {
+    const it = reply.source[Symbol.asyncIterator]();
     let r = await it.next();
-    await this.out(first);
+    if (this.ctx.onTrace) traceReply(this.ctx.onTrace, this.conn, reply.first);
+    const enc = new BodyEncoder(reply.topLines);
+    let parts: Buffer[] = [Buffer.from(reply.first, 'latin1')];
+    let pending = parts[0]!.length;
+    let sent = false;
+    let octets = 0;
     try {
       while (!r.done) {
         if (this.state === 'closed') {
           await it.return?.();
           return true;
         }
-        await this.out(r.value);
+        const out = enc.push(asBuffer(r.value));
+        if (out.length) {
+          octets += out.length;
+          parts.push(out);
+          pending += out.length;
+        }
+        // TOP needs no more of the message: stop reading it.
+        if (enc.done) {
+          await it.return?.();
+          break;
+        }
+        if (pending >= OUT_BATCH) {
+          sent = true;
+          await this.out(parts.length === 1 ? parts[0]! : Buffer.concat(parts, pending));
+          parts = [];
+          pending = 0;
+        }
         r = await it.next();
       }
-      return true;
     } catch (err) {
+      if (!sent) throw err;
       this.log.error({ err: (err as Error)?.message }, 'pop3 message read failed mid-response');
       return false;
     }
+    parts.push(enc.end());
+    await this.out(Buffer.concat(parts));
+    if (this.ctx.onTrace) this.traceLine('S', messageDataLine(octets));
+    return true;
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
+  /** (Re)starts the idle clock; one timer per session, refreshed rather than re-created. */
   private armIdle() {
-    this.clearIdle();
-    if (this.state === 'closed' || this.busy) return;
+    if (this.state === 'closed') return;
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
     this.idleTimer = setTimeout(() => {
+      // A command in progress (a long RETR to a slow reader) has its own write-stall limit.
+      if (this.busy) return void this.idleTimer?.refresh();
       this.log.info('pop3 idle timeout');
       this.socket.write(formatErr('Autologout; idle for too long'));
       void this.finish('idle timeout');
@@ -312,18 +352,23 @@ export class Pop3Session {
     this.state = 'closed';
     this.clearIdle();
     this.queue.length = 0;
-    this.uncork();
     this.socket.end();
     // Sockets that never finish closing (a peer that stopped reading) are cut after a while.
     setTimeout(() => this.socket.destroy(), 5000).unref();
     await this.release();
     this.log.info({ reason: why, update: wasUpdate }, 'pop3 disconnect');
+    if (this.ctx.onTrace) this.ctx.onTrace({ type: 'close', conn: this.conn });
     this.resolveClosed();
   }
 
   // ---- dispatch ----------------------------------------------------------------------------
 
   private async handle(item: Input): Promise<void> {
+    if (this.ctx.onTrace) {
+      // A SASL exchange line is a credential whatever it looks like.
+      const text = item === TOO_LONG ? '<line too long>' : this.sasl ? TRACE_MASK : maskPop3Command(item);
+      this.traceLine('C', text);
+    }
     if (item === TOO_LONG) {
       this.longLines++;
       this.sasl = undefined;
@@ -352,6 +397,10 @@ export class Pop3Session {
         await this.out(formatErr('Temporary server error, try again later', RESP_CODES.sysTemp));
       }
     }
+  }
+
+  private traceLine(dir: 'C' | 'S', line: string) {
+    this.ctx.onTrace!({ type: 'line', conn: this.conn, dir, line });
   }
 
   private async bad(text: string) {
@@ -427,7 +476,7 @@ export class Pop3Session {
         const reply = view.command(cmd);
         if (reply === undefined) return this.bad('Unknown command');
         if (typeof reply === 'string') return this.out(reply);
-        if (await this.outStream(reply.first, reply.body)) return;
+        if (await this.outStream(reply)) return;
         // The +OK is out; the only honest signal left is to close without the terminator.
         await this.finish('read failed');
         throw new StreamAbort();
@@ -507,12 +556,14 @@ export class Pop3Session {
     const ctx = this.ctx.secureContext();
     if (this.conn.tls) return this.bad('Already using TLS');
     if (!ctx) return this.bad('STLS not available');
+    // RFC 2595 §4: anything the client pipelined after STLS is discarded, never read as commands:
+    // nothing more is read from the plain socket (the session resumes the TLS one when done).
+    this.socket.pause();
+    this.paused = true;
     await this.out(formatOk('Begin TLS negotiation'));
-    // RFC 2595 §4: anything the client pipelined after STLS is discarded, never read as commands.
     this.queue.length = 0;
     this.buf = EMPTY;
     this.discarding = false;
-    this.uncork();
     const raw = this.socket;
     await new Promise<void>((resolve) => raw.write(EMPTY, () => resolve()));
     this.detach(raw);

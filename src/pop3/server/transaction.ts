@@ -13,13 +13,15 @@ import {
   type Pop3Command,
   parseCount,
   parseMessageNumber,
-  stuffBody,
 } from '../codec/index.js';
 import type { Maildrop, MaildropEntry } from './backend.js';
 
+/** A multi-line reply whose body is a stored message: the session stuffs and terminates it. */
 export interface StreamReply {
   first: string;
-  body: AsyncIterable<Buffer>;
+  source: AsyncIterable<Uint8Array>;
+  /** TOP's body line count; undefined for RETR (the whole message). */
+  topLines?: number;
 }
 
 export class MaildropView {
@@ -95,10 +97,7 @@ export class MaildropView {
       case 'RETR': {
         const n = this.message(a);
         if (typeof n === 'string') return n;
-        return {
-          first: formatOk(`${this.entries[n - 1]!.size} octets`),
-          body: stuffBody(this.maildrop.read(n)),
-        };
+        return { first: formatOk(`${this.entries[n - 1]!.size} octets`), source: this.maildrop.read(n) };
       }
       case 'TOP': {
         const n = this.message(a);
@@ -106,7 +105,7 @@ export class MaildropView {
         const k = parseCount(b);
         if (k === undefined || cmd.args.length !== 2)
           return formatErr('TOP needs a message number and a line count');
-        return { first: formatOk('Top of message follows'), body: stuffBody(this.maildrop.read(n), k) };
+        return { first: formatOk('Top of message follows'), source: this.maildrop.read(n), topLines: k };
       }
       default:
         return undefined;

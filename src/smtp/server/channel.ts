@@ -38,6 +38,8 @@ export abstract class SmtpChannel {
   private outBytes = 0;
   private errors = 0;
   private readonly pauses = new Set<string>();
+  /** Set only when the session is traced: sees every reply as written. */
+  protected traceReplies: ((text: string) => void) | undefined;
 
   constructor(
     socket: Socket,
@@ -143,6 +145,7 @@ export abstract class SmtpChannel {
   }
 
   protected queue(text: string): void {
+    if (this.traceReplies !== undefined) this.traceReplies(text);
     this.out.push(text);
     this.outBytes += text.length;
     if (this.outBytes > MAX_QUEUED_REPLIES) this.flush();

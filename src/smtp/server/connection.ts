@@ -18,7 +18,14 @@
  */
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import type { ConnInfo, Logger } from '../../core/index.js';
+import {
+  type ConnInfo,
+  type Logger,
+  messageDataLine,
+  TRACE_MASK,
+  type TraceObserver,
+  traceReply,
+} from '../../core/index.js';
 import { createSaslServer, DotDecoder, type SaslServer, type SaslStep } from '../../wire/index.js';
 import { formatEhloReply, mailOptions, parseCommand, rcptOptions, type SmtpCommand } from '../codec/index.js';
 import { authAllowed, authRefusal, finishAuth } from './auth.js';
@@ -35,6 +42,7 @@ import {
   r,
   TOO_BIG,
 } from './replies.js';
+import { maskSmtpCommand } from './trace.js';
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -68,6 +76,7 @@ export class SmtpConnection extends SmtpChannel {
   private shuttingDown = false;
   private readonly startedAt = Date.now();
   private messages = 0;
+  private readonly onTrace: TraceObserver | undefined;
 
   constructor(
     private readonly host: ConnectionHost,
@@ -77,6 +86,9 @@ export class SmtpConnection extends SmtpChannel {
     super(socket, host.logger.child({ session: conn.id }), host.limits, host.options.hostname);
     this.conn = conn;
     this.backend = host.options.backend;
+    const onTrace = host.options.onTrace;
+    this.onTrace = onTrace;
+    if (onTrace) this.traceReplies = (text) => traceReply(onTrace, conn, text);
   }
 
   protected override waitingOnBackend(): boolean {
@@ -96,6 +108,7 @@ export class SmtpConnection extends SmtpChannel {
       { remote: this.conn.remoteAddress, messages: this.messages, ms: Date.now() - this.startedAt },
       'disconnect',
     );
+    if (this.onTrace) this.onTrace({ type: 'close', conn: this.conn });
     this.host.release(this);
   }
 
@@ -105,6 +118,7 @@ export class SmtpConnection extends SmtpChannel {
     // One info line per connection (at disconnect) and one per message (from the backend) keeps
     // the log useful without doubling its cost per message.
     this.log.debug({ remote: c.remoteAddress, port: c.remotePort, tls: c.tls }, 'connect');
+    if (this.onTrace) this.onTrace({ type: 'open', protocol: 'smtp', conn: c });
     try {
       this.session = await this.backend.newSession(c);
     } catch (err) {
@@ -174,6 +188,7 @@ export class SmtpConnection extends SmtpChannel {
 
   private async handleLine(line: Buffer, ending: 'crlf' | 'lf', tooLong: boolean): Promise<void> {
     const sasl = this.sasl !== undefined;
+    if (this.onTrace) this.traceCommand(line, sasl);
     if (
       tooLong ||
       (!sasl &&
@@ -388,6 +403,7 @@ export class SmtpConnection extends SmtpChannel {
       }
       if (res.done) done(res.rest!);
     });
+    if (this.onTrace) this.traceData(transfer.size);
     if (this.ended) return;
     transfer.end();
     const d = decoder.defects;
@@ -406,6 +422,7 @@ export class SmtpConnection extends SmtpChannel {
     if (!refusal && this.tx!.kind === 'DATA') refusal = r(503, '5.5.1', 'Error: BDAT not allowed after DATA');
     if (refusal) {
       await this.receiveBytes(size, () => {});
+      if (this.onTrace) this.traceData(size);
       if (!this.ended) this.reply(refusal);
       return;
     }
@@ -417,6 +434,7 @@ export class SmtpConnection extends SmtpChannel {
       if (transfer.size + c.length > max) transfer.abort(new BodyAbortedError('message too big', 'SIZE'));
       if (!transfer.write(c)) this.pause('body');
     });
+    if (this.onTrace) this.traceData(size);
     if (this.ended) return;
     if (transfer.size > max) return this.finishTransfer(transfer, TOO_BIG);
     if (transfer.settled) return this.finishTransfer(transfer, undefined);
@@ -496,5 +514,17 @@ export class SmtpConnection extends SmtpChannel {
     const mechanism = this.sasl?.mechanism;
     this.sasl = undefined;
     this.reply(await finishAuth(step, mechanism, this.backend.auth!, this.conn, this.log));
+  }
+
+  // ---- tracing (only with an observer) ----
+
+  private traceCommand(line: Buffer, sasl: boolean): void {
+    // A SASL exchange line is a credential whatever it looks like.
+    const text = sasl ? TRACE_MASK : maskSmtpCommand(line.toString('utf8'));
+    this.onTrace!({ type: 'line', conn: this.conn, dir: 'C', line: text });
+  }
+
+  private traceData(octets: number): void {
+    this.onTrace!({ type: 'line', conn: this.conn, dir: 'C', line: messageDataLine(octets) });
   }
 }

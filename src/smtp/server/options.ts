@@ -3,7 +3,7 @@
  * overridden; the defaults are the RFC values (RFC 5321 §4.5.3) or this server's safe choice.
  */
 import type { SecureContext } from 'node:tls';
-import type { Logger } from '../../core/index.js';
+import type { Logger, TraceObserver } from '../../core/index.js';
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_RECIPIENTS,
@@ -80,4 +80,6 @@ export interface SmtpServerOptions {
   authAllowedPlain?: 'loopback' | boolean;
   /** Advertise BINARYMIME (RFC 3030). Default true. */
   binaryMime?: boolean;
+  /** Hears every session's lines, secrets masked (core/trace.ts); unset costs nothing. */
+  onTrace?: TraceObserver;
 }

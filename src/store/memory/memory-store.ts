@@ -34,6 +34,7 @@ import {
   StoreError,
   type User,
 } from '../types.js';
+import { createMemoryFeatures } from './memory-features.js';
 import { createMemoryQueue, type QueueBlobs } from './memory-queue.js';
 
 interface Blob {
@@ -101,6 +102,11 @@ export function createMemoryStore(): MemoryStore {
     unref: (blobId) => unref(blobId),
   };
   const queue = createMemoryQueue(queueBlobs, () => live());
+  const features = createMemoryFeatures({
+    live: () => live(),
+    hasUser: (id) => usersById.has(id),
+    hasMessage: (id) => entry(id) !== undefined,
+  });
 
   const live = () => {
     if (closed) throw new StoreError('unavailable', 'store is closed');
@@ -259,12 +265,14 @@ export function createMemoryStore(): MemoryStore {
             for (const e of [...entries.values()]) {
               if (e.mailboxId !== m.id) continue;
               entries.delete(e.id);
+              features.forgetMessage(String(e.id));
               unref(e.blobId);
             }
             mailboxes.delete(m.id);
           }
           users.delete(normalizeAddress(u.address).key);
           usersById.delete(u.id);
+          features.forgetUser(u.id);
         }),
     },
 
@@ -347,6 +355,7 @@ export function createMemoryStore(): MemoryStore {
           });
           for (const e of new Set(list)) {
             entries.delete(e.id);
+            features.forgetMessage(String(e.id));
             unref(e.blobId);
           }
         }),
@@ -372,6 +381,8 @@ export function createMemoryStore(): MemoryStore {
     },
 
     queue: queue.repo,
+    vacation: features.vacation,
+    sent: features.sent,
 
     openDelivery: (opts) => run(() => openDelivery(opts)),
 

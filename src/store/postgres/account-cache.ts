@@ -1,37 +1,32 @@
 /**
- * A read cache of the account lookups every SMTP transaction makes (`domains.has`, `users.get`,
- * `users.getById`, `aliases.get`: four to six per message), kept coherent across nodes with
- * PostgreSQL's LISTEN/NOTIFY: every account write, on any node, runs `NOTIFY posthorn_accounts`
+ * The account cache (../read-cache.ts) kept coherent across nodes with PostgreSQL's LISTEN/NOTIFY: every account write, on any node, runs `NOTIFY posthorn_accounts`
  * in its transaction, and every node empties its cache when the notification arrives (after the
  * commit). The cache is used only while this node's LISTEN connection is up; when it drops (a
  * database restart) the cache is emptied and bypassed until the connection is back, so a missed
  * notification cannot leave a stale entry. Entries also expire after `ttlMs` as a safety net.
- *
- * A read racing an invalidation never stores what it read (generation check), so the cache never
- * holds anything older than the last notification it saw.
  */
 import type pg from 'pg';
+import { ReadCache } from '../read-cache.js';
 
 export const ACCOUNT_CHANNEL = 'posthorn_accounts';
 /** Upper bound of an entry's age even if no write happens. */
 export const DEFAULT_ACCOUNT_CACHE_TTL_MS = 10_000;
-/** Entries at most; the cache is emptied when full (accounts are few, lookups repeat). */
-const MAX_ENTRIES = 50_000;
 const RECONNECT_MS = 1_000;
 
 export class AccountCache {
-  private readonly entries = new Map<string, { value: unknown; at: number }>();
-  private generation = 0;
-  private listening = false;
+  private readonly cache: ReadCache;
   private client: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
     private readonly connect: () => pg.Client,
-    private readonly ttlMs: number,
+    ttlMs: number,
     private readonly onState: (up: boolean, err?: Error) => void = () => {},
-  ) {}
+  ) {
+    this.cache = new ReadCache(ttlMs);
+    this.cache.enabled = false;
+  }
 
   /** Starts listening; resolves once the first attempt settled (the cache works without it). */
   async start(): Promise<void> {
@@ -45,7 +40,7 @@ export class AccountCache {
     const down = (err?: Error) => {
       if (this.client !== c) return;
       this.client = undefined;
-      this.listening = false;
+      this.cache.enabled = false;
       this.invalidate();
       this.onState(false, err);
       c.end().catch(() => {});
@@ -59,7 +54,7 @@ export class AccountCache {
       await c.query(`LISTEN ${ACCOUNT_CHANNEL}`);
       if (this.client !== c) return;
       this.invalidate();
-      this.listening = true;
+      this.cache.enabled = true;
       this.onState(true);
     } catch (err) {
       down(err as Error);
@@ -68,30 +63,19 @@ export class AccountCache {
 
   /** Empties the cache (a write here, or a notification from any node). */
   invalidate(): void {
-    this.generation++;
-    this.entries.clear();
+    this.cache.invalidate();
   }
 
-  /** The cached value of `key`, or `load()`'s (stored when still current). */
-  async get<T>(key: string, load: () => Promise<T>): Promise<T> {
-    if (!this.listening) return load();
-    const hit = this.entries.get(key);
-    // A copy: callers may change what they get.
-    if (hit && Date.now() - hit.at < this.ttlMs) return structuredClone(hit.value) as T;
-    const gen = this.generation;
-    const value = await load();
-    if (gen === this.generation && this.listening) {
-      if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-      this.entries.set(key, { value: structuredClone(value), at: Date.now() });
-    }
-    return value;
+  /** The cached value of `key`, or `load()`'s; the cache is bypassed while LISTEN is down. */
+  get<T>(key: string, load: () => Promise<T>): Promise<T> {
+    return this.cache.get(key, load);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    this.listening = false;
-    this.entries.clear();
+    this.cache.enabled = false;
+    this.cache.invalidate();
     const c = this.client;
     this.client = undefined;
     await c?.end().catch(() => {});

@@ -3,9 +3,9 @@
  * and without renumbering anything a client has seen. The source is any Store (read through the
  * Store interface: SQLite, memory, or another PostgreSQL); the target is written with SQL so that
  * user, mailbox and message ids, UIDVALIDITY, UIDs (POP3 UIDLs stay the same), flags, received
- * times, forwarding and the outbound queue (recipient states and attempts; leases dropped) carry
- * over exactly. Bytes are streamed chunk by chunk, hashed on the way and checked against the
- * source's sha256; identical bodies are stored once.
+ * times, forwarding, vacation auto-replies and the outbound queue (recipient states and attempts;
+ * leases dropped) carry over exactly. Bytes are streamed chunk by chunk, hashed on the way and
+ * checked against the source's sha256; identical bodies are stored once.
  *
  * Runs are repeatable: the first fills an empty target; a later run (`update: true`) brings it up
  * to date — new messages copied, expunged ones removed, flags, passwords, aliases and the queue
@@ -89,6 +89,9 @@ export async function storeManifest(store: Store, opts: { keepLines?: boolean } 
     lines.push(
       `user ${u.id} ${u.address} ${u.passwordHash} ${u.isAdmin} ${JSON.stringify(u.forward ?? null)}`,
     );
+    const v = await store.vacation.get(u.id);
+    if (v)
+      lines.push(`vacation ${u.id} ${v.enabled} ${v.intervalDays} ${JSON.stringify([v.subject, v.text])}`);
     for (const b of await store.mailboxes.list(u.id)) {
       counts.mailboxes++;
       lines.push(`mailbox ${u.id} ${b.name} ${b.uidValidity} ${b.uidNext}`);
@@ -262,6 +265,19 @@ export async function copyIntoPostgres(
           u.forward ? JSON.stringify(u.forward) : null,
         ],
       );
+    }
+    // Vacation replies (whom they answered is not copied: at worst a sender is answered again).
+    for (const u of srcUsers) {
+      const v = await source.vacation.get(u.id);
+      if (!v) await c.query('DELETE FROM vacation WHERE user_id = $1', [u.id]);
+      else
+        await c.query(
+          `INSERT INTO vacation (user_id, enabled, subject, body, interval_days, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, subject = excluded.subject,
+             body = excluded.body, interval_days = excluded.interval_days, updated_at = excluded.updated_at`,
+          [u.id, v.enabled, v.subject, v.text, v.intervalDays, v.updatedAt.getTime()],
+        );
     }
     await c.query('DELETE FROM aliases');
     for (const a of await source.aliases.list()) {

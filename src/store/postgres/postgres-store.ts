@@ -43,6 +43,7 @@ import { Committer } from './committer.js';
 import type { RepoContext } from './context.js';
 import { PostgresDelivery } from './delivery.js';
 import { isRetryable, isUnavailable, mapError } from './errors.js';
+import { createFeatureRepos } from './features.js';
 import { createMessageRepos } from './messages.js';
 import { type Checkout, checkout, createPool, pgTypes, transaction, withClient } from './pool.js';
 import { createPostgresQueue } from './queue.js';
@@ -316,6 +317,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     ...createAccountRepos(ctx),
     ...createMessageRepos(ctx),
     queue: createPostgresQueue({ pool: main, live, readBlob, freeUnused }),
+    ...createFeatureRepos(ctx),
 
     openDelivery: async (dopts: DeliveryOptions): Promise<Delivery> => {
       live();

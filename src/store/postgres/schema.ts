@@ -140,6 +140,41 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'group commit in one round trip: posthorn_commit_batch()',
     sql: COMMIT_BATCH_FUNCTION,
   },
+  {
+    description: 'vacation auto-replies and whom they answered; delivery status of sent mail',
+    sql: `
+      CREATE TABLE vacation (
+        user_id       bigint PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        enabled       boolean NOT NULL,
+        subject       text NOT NULL,
+        body          text NOT NULL,
+        interval_days integer NOT NULL,
+        updated_at    bigint NOT NULL
+      );
+      CREATE TABLE vacation_replies (
+        user_id    bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        sender     text NOT NULL,                -- lower-cased envelope sender
+        replied_at bigint NOT NULL,
+        PRIMARY KEY (user_id, sender)
+      );
+      CREATE TABLE sent_links (
+        message_id bigint PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        link       jsonb NOT NULL                -- SentLink
+      );
+      -- Final outcomes of queue recipients, kept after the entry is gone (sha256: see SQLite's).
+      CREATE TABLE queue_outcomes (
+        queue_id bigint NOT NULL,
+        sha256   text NOT NULL,
+        idx      integer NOT NULL,
+        address  text NOT NULL,
+        state    text NOT NULL,                  -- delivered | failed
+        last     jsonb,                          -- QueueAttemptResult
+        at       bigint NOT NULL,
+        PRIMARY KEY (queue_id, sha256, idx)
+      );
+      CREATE INDEX queue_outcomes_at ON queue_outcomes(at);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -3,7 +3,15 @@
  * arrays (one postMessage per event-loop turn), replies likewise (one per written batch). Every
  * value here is structured-cloneable; names and addresses arrive already normalized (../names.ts).
  */
-import type { QueueEntryInput, QueueRecipientUpdate, StoredEnvelope, StoreErrorCode } from '../types.js';
+import type {
+  QueueEntryInput,
+  QueueOutcome,
+  QueueRecipientUpdate,
+  SentLink,
+  StoredEnvelope,
+  StoreErrorCode,
+  VacationSettings,
+} from '../types.js';
 
 export interface WriterOptions {
   path: string;
@@ -70,7 +78,11 @@ export type WriteOp =
   | { op: 'queueRelease'; id: string; token: string }
   | { op: 'queueRetry'; id?: string; now: number }
   | { op: 'queueRemove'; id: string }
-  | { op: 'discard'; key: number };
+  | { op: 'discard'; key: number }
+  | { op: 'vacationSet'; userId: number; settings: VacationSettings; now: number }
+  | { op: 'vacationClaim'; userId: number; sender: string; now: number; since: number }
+  | { op: 'sentLink'; messageId: number; link: SentLink }
+  | { op: 'sentRecord'; outcomes: QueueOutcome[]; now: number };
 
 /** `rid` numbers the request (operations have their own `id` fields). */
 export type Request = WriteOp & { rid: number };

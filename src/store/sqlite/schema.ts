@@ -9,6 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import { StoreError } from '../types.js';
+import { FEATURES_MIGRATION_SQL } from './features-sql.js';
 import { QUEUE_MIGRATION_SQL } from './queue-sql.js';
 
 export interface Migration {
@@ -92,6 +93,10 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     description: 'outbound queue: entries sharing delivery blobs, per-recipient state, leases',
     sql: QUEUE_MIGRATION_SQL,
+  },
+  {
+    description: 'vacation auto-replies and whom they answered; delivery status of sent mail',
+    sql: FEATURES_MIGRATION_SQL,
   },
 ];
 

@@ -47,12 +47,32 @@ import {
   normalizeMailboxName,
   normalizeTargets,
 } from '../names.js';
-import { parseMessageId } from '../rows.js';
-import type { Delivery, DeliveryOptions, Domain, MaildropLock, QueueClaim, Store, User } from '../types.js';
+import { ReadCache } from '../read-cache.js';
+import { parseMessageId, parseQueueId } from '../rows.js';
+import type {
+  Delivery,
+  DeliveryOptions,
+  Domain,
+  MaildropLock,
+  QueueClaim,
+  Store,
+  User,
+  VacationRecord,
+} from '../types.js';
 import { StoreError } from '../types.js';
+import {
+  claimWindow,
+  senderKey,
+  validateOutcomes,
+  validateSentLink,
+  validateVacation,
+} from '../vacation-rules.js';
+import { AccountStamp } from './account-stamp.js';
 import { SqliteDelivery } from './delivery.js';
+import { FeaturesReader } from './features-sql.js';
+import type { WriteOp } from './protocol.js';
 import { QueueReader } from './queue-sql.js';
-import { Reader } from './reader.js';
+import { failing, Reader } from './reader.js';
 import { WriterClient } from './writer-client.js';
 
 /** Bytes per chunk row: large enough that a typical message (< 256 KiB) is one row. */
@@ -65,6 +85,20 @@ export const DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
 /** How long a write waits for another process (an admin command) holding the write lock. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+/** Age limit of cached account lookups when no change signal arrives (see ../read-cache.ts). */
+export const DEFAULT_ACCOUNT_CACHE_TTL_MS = 5_000;
+/** Writes after which the account cache is emptied here and in every other process. */
+const ACCOUNT_OPS: ReadonlySet<WriteOp['op']> = new Set([
+  'domainAdd',
+  'domainRemove',
+  'userAdd',
+  'userSetPassword',
+  'userRemove',
+  'userSetForward',
+  'aliasAdd',
+  'aliasRemove',
+  'vacationSet',
+]);
 
 export interface SqliteStoreOptions {
   /** Migrations and reclaimed space are logged here (default: silent). */
@@ -81,6 +115,8 @@ export interface SqliteStoreOptions {
   maxBatchBytes?: number;
   /** Wait for another process's write lock, and bound of the reader's wait (2 s at most). */
   busyTimeoutMs?: number;
+  /** Age limit of cached account lookups; 0 turns the cache off. */
+  accountCacheTtlMs?: number;
 }
 
 const PROCESS_TOKEN = randomInt(1, 2 ** 47);
@@ -125,6 +161,22 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
     log.info({ path: file, blobs: info.reclaimed }, 'reclaimed bytes of unfinished deliveries');
 
   const queueReader = new QueueReader(reader.db);
+  // Account lookups are cached (../read-cache.ts): under write load every SQLite read statement
+  // starts on a cold page cache (the WAL moved on), and SMTP makes five or more per message.
+  const cache = new ReadCache(opts.accountCacheTtlMs ?? DEFAULT_ACCOUNT_CACHE_TTL_MS);
+  const stamp = new AccountStamp(file);
+  if (!stamp.watch(() => cache.invalidate())) log.warn({ path: file }, 'cannot watch the account stamp');
+  const call = async <T = void>(op: WriteOp, transfer?: ArrayBuffer): Promise<T> => {
+    try {
+      return await writer.call<T>(op, transfer);
+    } finally {
+      if (ACCOUNT_OPS.has(op.op)) {
+        cache.invalidate();
+        stamp.touch();
+      }
+    }
+  };
+  const featuresReader = new FeaturesReader(reader.db);
   let locks = maildropLocks.get(file);
   if (!locks) maildropLocks.set(file, (locks = new Set()));
   const myLocks = new Set<number>();
@@ -146,32 +198,13 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
     return n;
   };
 
-  // A read that outlives close() ends with 'unavailable', not with a driver error.
-  async function* readChecked(id: string): AsyncIterable<Uint8Array> {
-    for await (const chunk of reader.read(id)) {
-      yield chunk;
-      live();
-    }
-  }
-
-  async function* readBlobChecked(blobId: number, size: number, what: string): AsyncIterable<Uint8Array> {
-    for await (const chunk of reader.readBlob(blobId, size, what)) {
-      yield chunk;
-      live();
-    }
-  }
-  // biome-ignore lint/correctness/useYield: fails on first read, like a stream that cannot open
-  async function* failing(err: Error): AsyncIterable<Uint8Array> {
-    throw err;
-  }
-
   const store: Store = {
     kind: 'sqlite',
 
     domains: {
       add: async (name) => {
         live();
-        const r = await writer.call<{ name: string; createdAt: number }>({
+        const r = await call<{ name: string; createdAt: number }>({
           op: 'domainAdd',
           name: normalizeDomain(name),
           now: Date.now(),
@@ -182,11 +215,11 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
       has: (name) =>
         read(() => {
           const d = lookupDomain(name);
-          return d !== undefined && reader.hasDomain(d);
+          return d !== undefined && cache.getSync(`d:${d}`, () => reader.hasDomain(d));
         }),
       remove: async (name) => {
         live();
-        await writer.call({ op: 'domainRemove', name: normalizeDomain(name) });
+        await call({ op: 'domainRemove', name: normalizeDomain(name) });
       },
     },
 
@@ -195,7 +228,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
         live();
         const a = normalizeAddress(input.address);
         const now = Date.now();
-        const id = await writer.call<number>({
+        const id = await call<number>({
           op: 'userAdd',
           address: a.address,
           key: a.key,
@@ -216,9 +249,9 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
       get: (address) =>
         read(() => {
           const key = lookupKey(address);
-          return key === undefined ? undefined : reader.userByKey(key);
+          return key === undefined ? undefined : cache.getSync(`u:${key}`, () => reader.userByKey(key));
         }),
-      getById: (id) => read(() => reader.userById(id)),
+      getById: (id) => read(() => cache.getSync(`i:${id}`, () => reader.userById(id))),
       findByLocalPart: (local) => read(() => reader.usersByLocal(local.toLowerCase())),
       list: (domain) =>
         read(() => {
@@ -228,11 +261,11 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
         }),
       setPassword: async (address, passwordHash) => {
         live();
-        await writer.call({ op: 'userSetPassword', key: userKey(address), passwordHash });
+        await call({ op: 'userSetPassword', key: userKey(address), passwordHash });
       },
       remove: async (address) => {
         live();
-        await writer.call({ op: 'userRemove', key: userKey(address) });
+        await call({ op: 'userRemove', key: userKey(address) });
       },
       setForward: async (address, forward) => {
         live();
@@ -241,7 +274,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
           : null;
         if (forward && forward.targets.length === 0)
           throw new StoreError('invalid', 'forwarding needs at least one target');
-        await writer.call({ op: 'userSetForward', key: userKey(address), forward: value });
+        await call({ op: 'userSetForward', key: userKey(address), forward: value });
       },
     },
 
@@ -251,7 +284,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
         const a = normalizeAddress(address);
         const t = normalizeTargets(targets);
         if (t.length === 0) throw new StoreError('invalid', 'an alias needs at least one target');
-        const merged = await writer.call<string[]>({
+        const merged = await call<string[]>({
           op: 'aliasAdd',
           address: a.address,
           key: a.key,
@@ -264,7 +297,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
       get: (address) =>
         read(() => {
           const key = lookupKey(address);
-          return key === undefined ? undefined : reader.alias(key);
+          return key === undefined ? undefined : cache.getSync(`a:${key}`, () => reader.alias(key));
         }),
       list: (domain) =>
         read(() => {
@@ -274,7 +307,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
         }),
       remove: async (address) => {
         live();
-        await writer.call({ op: 'aliasRemove', key: userKey(address) });
+        await call({ op: 'aliasRemove', key: userKey(address) });
       },
     },
 
@@ -284,7 +317,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
         const n = normalizeMailboxName(name);
         const existing = reader.mailbox(userId, n);
         if (existing) return existing;
-        await writer.call({ op: 'mailboxEnsure', userId, name: n });
+        await call({ op: 'mailboxEnsure', userId, name: n });
         return reader.mailbox(userId, n)!;
       },
       get: (userId, name) => read(() => reader.mailbox(userId, normalizeMailboxName(name))),
@@ -294,23 +327,24 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
     messages: {
       list: (mailboxId) => read(() => reader.messages(mailboxId)),
       get: (id) => read(() => reader.message(id)),
+      // A read that outlives close() ends with 'unavailable', not with a driver error.
       read: (id) => {
         live();
-        return readChecked(id);
+        return reader.read(id, live);
       },
       setFlags: async (id, flags) => {
         live();
-        await writer.call({ op: 'setFlags', id: messageId(id), flags: normalizeFlags(flags).join(' ') });
+        await call({ op: 'setFlags', id: messageId(id), flags: normalizeFlags(flags).join(' ') });
       },
       expunge: async (mailboxId, ids) => {
         live();
         if (ids.length === 0) return;
-        await writer.call({ op: 'expunge', mailboxId, ids: ids.map(messageId) });
+        await call({ op: 'expunge', mailboxId, ids: ids.map(messageId) });
       },
       move: async (ids, toMailboxId) => {
         live();
         if (ids.length === 0) return;
-        await writer.call({ op: 'move', ids: ids.map(messageId), toMailboxId });
+        await call({ op: 'move', ids: ids.map(messageId), toMailboxId });
       },
     },
 
@@ -318,7 +352,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
       claim: async (o) => {
         live();
         const now = (o.now ?? new Date()).getTime();
-        return writer.call<QueueClaim[]>({
+        return call<QueueClaim[]>({
           op: 'queueClaim',
           owner: o.owner,
           limit: o.limit,
@@ -328,15 +362,15 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
       },
       update: async (id, token, updates, o) => {
         live();
-        await writer.call({ op: 'queueUpdate', id, token, updates, keepLease: !!o?.keepLease });
+        await call({ op: 'queueUpdate', id, token, updates, keepLease: !!o?.keepLease });
       },
       renew: async (id, token, leaseMs) => {
         live();
-        await writer.call({ op: 'queueRenew', id, token, leaseMs });
+        await call({ op: 'queueRenew', id, token, leaseMs });
       },
       release: async (id, token) => {
         live();
-        await writer.call({ op: 'queueRelease', id, token });
+        await call({ op: 'queueRelease', id, token });
       },
       list: (o) => read(() => queueReader.list(o?.limit ?? -1)),
       get: (id) => read(() => queueReader.get(id)),
@@ -344,17 +378,65 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
         live();
         const b = queueReader.blob(id);
         if (!b) return failing(new StoreError('not-found', `no such queue entry: ${id}`));
-        return readBlobChecked(b.blobId, b.size, `queue entry ${id}`);
+        return reader.readBlob(b.blobId, b.size, `queue entry ${id}`, live);
       },
       retry: async (id, now) => {
         live();
-        return writer.call<number>({ op: 'queueRetry', id, now: (now ?? new Date()).getTime() });
+        return call<number>({ op: 'queueRetry', id, now: (now ?? new Date()).getTime() });
       },
       remove: async (id) => {
         live();
-        await writer.call({ op: 'queueRemove', id });
+        await call({ op: 'queueRemove', id });
       },
       count: () => read(() => queueReader.count()),
+    },
+
+    vacation: {
+      get: (userId) => read(() => cache.getSync(`v:${userId}`, () => featuresReader.vacation(userId))),
+      set: async (userId, settings) => {
+        live();
+        const v = validateVacation(settings);
+        const now = await call<number>({ op: 'vacationSet', userId, settings: v, now: Date.now() });
+        return { ...v, updatedAt: new Date(now) };
+      },
+      // Asked after every delivery: answered from the account cache (vacationSet empties it).
+      active: (userIds) =>
+        read(() => {
+          const on = new Map<number, VacationRecord>();
+          for (const id of userIds) {
+            const v = cache.getSync(`v:${id}`, () => featuresReader.vacation(id));
+            if (v?.enabled) on.set(id, v);
+          }
+          return on;
+        }),
+      claimReply: async (userId, sender, now, intervalMs) => {
+        live();
+        const key = senderKey(sender);
+        const since = claimWindow(now, intervalMs);
+        return call<boolean>({ op: 'vacationClaim', userId, sender: key, now: now.getTime(), since });
+      },
+    },
+
+    sent: {
+      link: async (id, link) => {
+        live();
+        await call({ op: 'sentLink', messageId: messageId(id), link: validateSentLink(link) });
+      },
+      get: (id) =>
+        read(() => {
+          const n = parseMessageId(id);
+          return n === undefined ? undefined : featuresReader.link(n);
+        }),
+      record: async (outcomes, now) => {
+        live();
+        const list = validateOutcomes(outcomes);
+        await call({ op: 'sentRecord', outcomes: list, now: (now ?? new Date()).getTime() });
+      },
+      outcomes: (queueId, sha256) =>
+        read(() => {
+          const n = parseQueueId(queueId);
+          return n === undefined ? [] : featuresReader.outcomes(n, sha256);
+        }),
     },
 
     openDelivery: async (dopts: DeliveryOptions): Promise<Delivery> => {
@@ -401,6 +483,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
       closed = true;
       const gone = new StoreError('unavailable', 'store is closed');
       await Promise.allSettled([...deliveries].map((d) => d.committing ?? d.fail(gone)));
+      stamp.close();
       // The reader goes first so that the writer, closing last, checkpoints and removes the WAL.
       reader.close();
       await writer.close();

@@ -13,6 +13,7 @@
  */
 import Database from 'better-sqlite3';
 import { StoreError } from '../types.js';
+import { FeaturesWriter } from './features-sql.js';
 import type { CommittedEntry, WriteOp, WriterOptions } from './protocol.js';
 import { QueueWriter } from './queue-sql.js';
 import { checkNotNewer, migrate, SCHEMA_VERSION } from './schema.js';
@@ -61,6 +62,7 @@ export class Writer {
   private readonly lost: number[] = [];
   private readonly s;
   private readonly queue: QueueWriter;
+  private readonly features: FeaturesWriter;
 
   constructor(opts: WriterOptions) {
     this.ownerToken = opts.ownerToken;
@@ -139,6 +141,7 @@ export class Writer {
       pendingDelete: p('DELETE FROM blobs WHERE state = 0 AND owner_pid IS ? AND owner_token IS ?'),
     };
     this.queue = new QueueWriter(this.db);
+    this.features = new FeaturesWriter(this.db);
   }
 
   get schemaVersion(): number {
@@ -216,6 +219,14 @@ export class Writer {
         return this.queue.retry(w.id, w.now);
       case 'queueRemove':
         return this.queue.remove(w.id);
+      case 'vacationSet':
+        return this.features.vacationSet(w.userId, w.settings, w.now);
+      case 'vacationClaim':
+        return this.features.claim(w.userId, w.sender, w.now, w.since);
+      case 'sentLink':
+        return this.features.link(w.messageId, w.link);
+      case 'sentRecord':
+        return this.features.record(w.outcomes, w.now);
       default: {
         const never: never = w;
         throw new Error(`unknown op ${JSON.stringify(never)}`);

@@ -1,7 +1,90 @@
-/** The admin console: domains, users and aliases (admin accounts only; the API enforces it). */
+/**
+ * The admin console: domains (with the DKIM record to publish), users, aliases, the outbound
+ * queue and recent SMTP/POP3 sessions (admin accounts only; the API enforces it).
+ */
 import { useCallback, useEffect, useState } from 'preact/hooks';
+import { AdminSessions } from './admin-sessions.js';
 import { api } from './api.js';
 import { t } from './i18n.js';
+
+interface DkimRecord {
+  selector: string;
+  name: string;
+  value: string;
+  zone: string;
+}
+
+interface Domain {
+  name: string;
+  dkim: DkimRecord | null;
+}
+
+/** Copies text, saying so for screen readers too; falls back to selecting it for Ctrl+C. */
+function CopyButton({ text, label, target }: { text: string; label: string; target: string }) {
+  const [done, setDone] = useState(false);
+  return (
+    <>
+      <button
+        type="button"
+        aria-label={label}
+        onClick={() => {
+          const select = () => {
+            const el = document.getElementById(target);
+            if (el) window.getSelection()?.selectAllChildren(el);
+          };
+          if (navigator.clipboard) {
+            navigator.clipboard.writeText(text).then(() => setDone(true), select);
+          } else select();
+        }}
+      >
+        {t('copy')}
+      </button>
+      <span role="status" class="copied">
+        {done ? t('copied') : ''}
+      </span>
+    </>
+  );
+}
+
+function DkimView({ d, onKey }: { d: Domain; onKey: (rotate: boolean) => void }) {
+  const k = d.dkim;
+  if (!k) {
+    return (
+      <div class="dkim">
+        <span class="muted">{t('noDkim')}</span>{' '}
+        <button type="button" aria-label={`${t('dkimCreate')} ${d.name}`} onClick={() => onKey(false)}>
+          {t('dkimCreate')}
+        </button>
+      </div>
+    );
+  }
+  const id = `dkim-${d.name}`;
+  return (
+    <div class="dkim">
+      <p class="muted">{t('dkimRecord')}</p>
+      <dl id={id}>
+        <dt>{t('name')}</dt>
+        <dd>
+          <code>{k.name}</code>
+        </dd>
+        <dt>TXT</dt>
+        <dd>
+          <code>{k.value}</code>
+        </dd>
+      </dl>
+      <CopyButton text={k.zone} label={`${t('copy')} ${k.name}`} target={id} />{' '}
+      <button
+        type="button"
+        aria-label={`${t('dkimRotate')} ${d.name}`}
+        onClick={() => {
+          if (window.confirm(t('dkimRotateConfirm', { d: d.name }))) onKey(true);
+        }}
+      >
+        {t('dkimRotate')}
+      </button>
+    </div>
+  );
+}
 
 interface QueueEntry {
   id: string;
@@ -17,13 +100,20 @@ interface QueueEntry {
 
 interface Data {
   queue: QueueEntry[];
-  domains: Array<{ name: string }>;
+  domains: Domain[];
+  dkimAvailable: boolean;
   users: Array<{ address: string; isAdmin: boolean }>;
   aliases: Array<{ address: string; targets: string[] }>;
 }
 
 export function Admin() {
-  const [data, setData] = useState<Data>({ domains: [], users: [], aliases: [], queue: [] });
+  const [data, setData] = useState<Data>({
+    domains: [],
+    dkimAvailable: false,
+    users: [],
+    aliases: [],
+    queue: [],
+  });
   const [error, setError] = useState('');
   const [domain, setDomain] = useState('');
   const [user, setUser] = useState({ address: '', password: '', isAdmin: false });
@@ -31,12 +121,18 @@ export function Admin() {
 
   const load = useCallback(async () => {
     const [d, u, a, q] = await Promise.all([
-      api<Pick<Data, 'domains'>>('GET', '/api/admin/domains'),
+      api<Pick<Data, 'domains' | 'dkimAvailable'>>('GET', '/api/admin/domains'),
       api<Pick<Data, 'users'>>('GET', '/api/admin/users'),
       api<Pick<Data, 'aliases'>>('GET', '/api/admin/aliases'),
       api<{ entries: QueueEntry[] }>('GET', '/api/admin/queue'),
     ]);
-    setData({ domains: d.domains, users: u.users, aliases: a.aliases, queue: q.entries });
+    setData({
+      domains: d.domains,
+      dkimAvailable: d.dkimAvailable,
+      users: u.users,
+      aliases: a.aliases,
+      queue: q.entries,
+    });
   }, []);
   useEffect(() => {
     void load();
@@ -75,6 +171,14 @@ export function Admin() {
           {data.domains.map((d) => (
             <li key={d.name}>
               {d.name} {del('domains', d.name)}
+              {data.dkimAvailable && (
+                <DkimView
+                  d={d}
+                  onKey={(rotate) =>
+                    void run(api('POST', `/api/admin/domains/${encodeURIComponent(d.name)}/dkim`, { rotate }))
+                  }
+                />
+              )}
             </li>
           ))}
         </ul>
@@ -199,6 +303,7 @@ export function Admin() {
           ))}
         </ul>
       </section>
+      <AdminSessions />
     </div>
   );
 }

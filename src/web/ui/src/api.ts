@@ -83,3 +83,25 @@ export interface Template {
   references: string[];
   forwardOf: string | null;
 }
+
+export interface Vacation {
+  enabled: boolean;
+  subject: string;
+  text: string;
+  intervalDays: number;
+}
+
+export type DeliveryState = 'delivered' | 'queued' | 'deferred' | 'bounced' | 'failed' | 'unknown';
+
+export interface DeliveryRow {
+  address: string;
+  target?: string;
+  local: boolean;
+  state: DeliveryState;
+  status?: string;
+  reply?: string;
+  remoteMta?: string;
+  attempts?: number;
+  nextAttemptAt?: string;
+  at?: string;
+}

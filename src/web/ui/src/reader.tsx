@@ -1,6 +1,9 @@
-/** The reading view: decoded headers, text or sanitized HTML, attachments, and the actions. */
+/**
+ * The reading view: decoded headers, text or sanitized HTML, attachments, and the actions; for a
+ * message in Sent, where each recipient's copy is (delivered, queued, deferred, bounced).
+ */
 import { useEffect, useState } from 'preact/hooks';
-import { api, type FullMessage, type Template } from './api.js';
+import { api, type DeliveryRow, type DeliveryState, type FullMessage, type Template } from './api.js';
 import type { ComposeSeed } from './compose.js';
 import { folderLabel, t } from './i18n.js';
 import { Clip } from './icons.js';
@@ -27,6 +30,60 @@ async function inlineCids(id: string, m: FullMessage): Promise<string> {
     html = html.replace(new RegExp(`cid:${cid}(?=["'\\s>)])`, 'gi'), url);
   }
   return html;
+}
+
+const STATE_LABEL: Record<DeliveryState, Parameters<typeof t>[0]> = {
+  delivered: 'state_delivered',
+  queued: 'state_queued',
+  deferred: 'state_deferred',
+  bounced: 'state_bounced',
+  failed: 'state_failed',
+  unknown: 'state_unknown',
+};
+
+/** Per-recipient delivery status of a sent message (GET /api/messages/:id/delivery). */
+function DeliveryStatus(props: { id: string }) {
+  const [rows, setRows] = useState<DeliveryRow[]>([]);
+  const load = () =>
+    void api<{ tracked: boolean; recipients: DeliveryRow[] }>('GET', `/api/messages/${props.id}/delivery`)
+      .then((r) => setRows(r.recipients))
+      .catch(() => setRows([]));
+  useEffect(load, [props.id]);
+  if (rows.length === 0) return null;
+  return (
+    <table class="delivery">
+      <caption>
+        {t('deliveryStatus')}{' '}
+        <button type="button" onClick={load}>
+          {t('refresh')}
+        </button>
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">{t('recipient')}</th>
+          <th scope="col">{t('status')}</th>
+          <th scope="col">{t('details')}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r, i) => (
+          <tr key={i}>
+            <td>
+              {r.address}
+              {r.target && <> → {r.target}</>}
+            </td>
+            <td class={r.state}>{t(STATE_LABEL[r.state])}</td>
+            <td>
+              {r.reply}
+              {r.state === 'deferred' && r.nextAttemptAt && (
+                <> ({t('nextAttempt', { t: new Date(r.nextAttemptAt).toLocaleString() })})</>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }
 
 export function Reader(props: {
@@ -173,6 +230,7 @@ export function Reader(props: {
         <dt>{t('date')}</dt>
         <dd>{new Date(m.date ?? m.receivedAt).toLocaleString()}</dd>
       </dl>
+      {m.mailbox === 'Sent' && <DeliveryStatus id={id} />}
       {files.length > 0 && (
         <ul class="attachments" aria-label={t('attachments')}>
           {files.map((a) => (

@@ -1,6 +1,6 @@
-/** The user's settings: password change and forwarding. */
+/** The user's settings: password change, forwarding and the vacation auto-reply. */
 import { useEffect, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { api, type Vacation } from './api.js';
 import { t } from './i18n.js';
 
 function useNote(): [string, (p: Promise<unknown>) => void] {
@@ -13,6 +13,70 @@ function useNote(): [string, (p: Promise<unknown>) => void] {
         (e: Error) => setNote(t('error', { e: e.message })),
       ),
   ];
+}
+
+/** The vacation auto-reply (RFC 3834): shown once loaded, so nothing typed is overwritten. */
+function VacationForm() {
+  const [v, setV] = useState<Vacation>();
+  const [note, run] = useNote();
+  useEffect(() => {
+    api<{ vacation: Vacation }>('GET', '/api/settings/vacation').then((r) => setV(r.vacation));
+  }, []);
+  if (!v) return null;
+  const set = (part: Partial<Vacation>) => setV({ ...v, ...part });
+  return (
+    <form
+      aria-label={t('vacation')}
+      class="vacation"
+      onSubmit={(e) => {
+        e.preventDefault();
+        run(api('PUT', '/api/settings/vacation', v));
+      }}
+    >
+      <h3>{t('vacation')}</h3>
+      <label class="check">
+        <input
+          type="checkbox"
+          checked={v.enabled}
+          onChange={(e) => set({ enabled: e.currentTarget.checked })}
+        />
+        {t('vacationOn')}
+      </label>
+      <label>
+        {t('vacationSubject')}
+        <input
+          type="text"
+          maxLength={200}
+          value={v.subject}
+          onInput={(e) => set({ subject: e.currentTarget.value })}
+        />
+      </label>
+      <label>
+        {t('vacationDays')}
+        <input
+          type="number"
+          min={1}
+          max={365}
+          step={1}
+          value={v.intervalDays}
+          onInput={(e) => set({ intervalDays: Number(e.currentTarget.value) })}
+          required
+        />
+      </label>
+      <label class="wide">
+        {t('vacationText')}
+        <textarea
+          rows={6}
+          maxLength={65536}
+          value={v.text}
+          onInput={(e) => set({ text: e.currentTarget.value })}
+          required={v.enabled}
+        />
+      </label>
+      <button type="submit">{t('save')}</button>
+      {note && <p role="status">{note}</p>}
+    </form>
+  );
 }
 
 export function Settings() {
@@ -95,6 +159,7 @@ export function Settings() {
           {fwNote && <p role="status">{fwNote}</p>}
         </form>
       )}
+      <VacationForm />
     </div>
   );
 }
