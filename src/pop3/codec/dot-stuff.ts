@@ -10,48 +10,14 @@
  * (RFC 1939 §3 requires the body to end in CRLF before the terminating line).
  */
 
-const DOT = 0x2e;
+import { DotStuffer } from '../../wire/dot-stuffer.js';
+
 const CR = 0x0d;
 const LF = 0x0a;
-const TERMINATOR = Buffer.from('.\r\n');
-const CRLF_TERMINATOR = Buffer.from('\r\n.\r\n');
-const LF_TERMINATOR = Buffer.from('\n.\r\n');
+const DOT = 0x2e;
 
-/** Byte-stuffs a body: `push` each chunk, then `end` for the tail and `.CRLF`. */
-export class DotStuffer {
-  private atLineStart = true;
-  private last = -1;
-  private prev = -1;
-
-  push(chunk: Buffer): Buffer {
-    if (chunk.length === 0) return chunk;
-    const parts: Buffer[] = [];
-    let from = 0;
-    if (this.atLineStart && chunk[0] === DOT) parts.push(TERMINATOR.subarray(0, 1));
-    let i = chunk.indexOf(LF);
-    while (i >= 0 && i + 1 < chunk.length) {
-      if (chunk[i + 1] === DOT) {
-        parts.push(chunk.subarray(from, i + 1), TERMINATOR.subarray(0, 1));
-        from = i + 1;
-      }
-      i = chunk.indexOf(LF, i + 1);
-    }
-    this.prev = chunk.length > 1 ? chunk[chunk.length - 2]! : this.last;
-    this.last = chunk[chunk.length - 1]!;
-    this.atLineStart = this.last === LF;
-    if (parts.length === 0) return chunk;
-    parts.push(chunk.subarray(from));
-    return Buffer.concat(parts);
-  }
-
-  /** The end of the body: a CRLF if the last line lacked one, then the `.CRLF` terminator. */
-  end(): Buffer {
-    if (this.last === -1) return TERMINATOR;
-    if (this.last === LF) return this.prev === CR ? TERMINATOR : CRLF_TERMINATOR;
-    if (this.last === CR) return LF_TERMINATOR;
-    return CRLF_TERMINATOR;
-  }
-}
+// The encoder is the one SMTP's DATA uses: the rules are the same (RFC 1939 §3, RFC 5321 §4.5.2).
+export { DotStuffer };
 
 /**
  * TOP n k (RFC 1939 §7): the header block, the blank line after it, then k body lines. A message

@@ -242,7 +242,23 @@ export class Pop3Session {
     // Buffers are message content (RETR/TOP), traced only as their size by outStream.
     if (this.ctx.onTrace && typeof data === 'string') traceReply(this.ctx.onTrace, this.conn, data);
     if (s.write(data)) return;
-    await new Promise<void>((resolve) => {
+    await this.drained();
+  }
+
+  /** Writes message parts in one system call (writev), without copying them together. */
+  private async outParts(parts: Buffer[]): Promise<void> {
+    const s = this.socket;
+    if (this.state === 'closed' || s.destroyed) return;
+    if (parts.length === 1) return this.out(parts[0]!);
+    s.cork();
+    for (const p of parts) s.write(p);
+    s.uncork();
+    if (s.writableNeedDrain) await this.drained();
+  }
+
+  private drained(): Promise<void> {
+    const s = this.socket;
+    return new Promise<void>((resolve) => {
       // A client that stops reading mid-RETR must not hold its maildrop lock forever.
       const stall = setTimeout(() => {
         this.log.info('pop3 write stalled; closing');
@@ -294,7 +310,7 @@ export class Pop3Session {
         }
         if (pending >= OUT_BATCH) {
           sent = true;
-          await this.out(parts.length === 1 ? parts[0]! : Buffer.concat(parts, pending));
+          await this.outParts(parts);
           parts = [];
           pending = 0;
         }
@@ -306,7 +322,8 @@ export class Pop3Session {
       return false;
     }
     parts.push(enc.end());
-    await this.out(Buffer.concat(parts));
+    // A small response is copied into one buffer (cheaper than writev); a large one is not.
+    await (pending < OUT_BATCH / 4 ? this.out(Buffer.concat(parts)) : this.outParts(parts));
     if (this.ctx.onTrace) this.traceLine('S', messageDataLine(octets));
     return true;
   }

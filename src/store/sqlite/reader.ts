@@ -49,9 +49,6 @@ export class Reader {
 
   constructor(path: string, busyTimeoutMs: number) {
     this.db = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
-    // Message reads (POP3, webmail) come straight from the mapped file instead of a read() call
-    // per page; the OS page cache backs it, so this costs address space, not memory.
-    this.db.pragma(`mmap_size = ${256 * 1024 * 1024}`);
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {
       domains: p('SELECT name, created_at FROM domains ORDER BY name'),
