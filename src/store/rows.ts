@@ -2,7 +2,14 @@
  * Row shapes that the SQL backends (SQLite, PostgreSQL) share — their schemas name these columns
  * alike — and their mapping to the Store types, so both backends answer with the same values.
  */
-import type { Mailbox, MessageMeta, QueueRecipient } from './types.js';
+import type {
+  Mailbox,
+  MessageMeta,
+  QueueAttemptResult,
+  QueueOutcome,
+  QueueRecipient,
+  VacationRecord,
+} from './types.js';
 
 export interface MessageRow {
   id: number;
@@ -84,4 +91,50 @@ export function toRecipient<Last>(
   if (r.last_attempt_at !== null) out.lastAttemptAt = new Date(r.last_attempt_at);
   if (r.last !== null) out.last = decodeLast(r.last);
   return out;
+}
+
+/** Vacation settings: SQLite keeps `enabled` as 0/1, PostgreSQL as a boolean. */
+export interface VacationRow {
+  user_id: number;
+  enabled: number | boolean;
+  subject: string;
+  body: string;
+  interval_days: number;
+  updated_at: number;
+}
+
+export const VACATION_COLS = 'user_id, enabled, subject, body, interval_days, updated_at';
+
+export const toVacation = (r: VacationRow): VacationRecord => ({
+  enabled: Boolean(r.enabled),
+  subject: r.subject,
+  text: r.body,
+  intervalDays: r.interval_days,
+  updatedAt: new Date(Number(r.updated_at)),
+});
+
+/** A kept queue outcome; `last` is JSON text in SQLite and already parsed (jsonb) in PostgreSQL. */
+export interface OutcomeRow<Last> {
+  queue_id: number;
+  sha256: string;
+  idx: number;
+  address: string;
+  state: string;
+  last: Last | null;
+  at: number;
+}
+
+export function toOutcome<Last>(
+  r: OutcomeRow<Last>,
+  decodeLast: (last: Last) => QueueAttemptResult,
+): QueueOutcome {
+  return {
+    queueId: String(r.queue_id),
+    sha256: r.sha256,
+    index: r.idx,
+    address: r.address,
+    state: r.state as QueueOutcome['state'],
+    ...(r.last ? { result: decodeLast(r.last) } : {}),
+    at: new Date(Number(r.at)),
+  };
 }

@@ -4,7 +4,13 @@
  * nothing here does I/O. Bad input is refused with StoreError('invalid').
  */
 import { MAX_ADDRESS_LENGTH } from './names.js';
-import { type QueueOutcome, type SentLink, StoreError, type VacationSettings } from './types.js';
+import {
+  type QueueOutcome,
+  type SentLink,
+  StoreError,
+  type VacationRecord,
+  type VacationSettings,
+} from './types.js';
 
 /** "Once per sender per N days" (RFC 3834 §3.1.1 asks for a period; 7 days is the usual one). */
 export const VACATION_DEFAULT_DAYS = 7;
@@ -131,4 +137,20 @@ export function validateOutcomes(list: QueueOutcome[]): QueueOutcome[] {
     if (o.result) c.result = { ...o.result };
     return c;
   });
+}
+
+/**
+ * Which of `userIds` have their auto-reply on, asked after every delivery; `get` is the backend's
+ * per-user lookup, which its account cache answers without a database round trip.
+ */
+export async function activeVacations(
+  userIds: number[],
+  get: (userId: number) => Promise<VacationRecord | undefined>,
+): Promise<Map<number, VacationRecord>> {
+  const on = new Map<number, VacationRecord>();
+  for (const id of userIds) {
+    const v = await get(id);
+    if (v?.enabled) on.set(id, v);
+  }
+  return on;
 }

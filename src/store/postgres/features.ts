@@ -4,10 +4,19 @@
  * UPDATE … WHERE` on the (user, sender) row: PostgreSQL locks the row for the upsert, so two nodes
  * answering the same sender at once cannot both win.
  */
-import { parseMessageId, parseQueueId } from '../rows.js';
-import type { QueueAttemptResult, QueueOutcome, SentLink, Store, VacationRecord } from '../types.js';
+import {
+  type OutcomeRow,
+  parseMessageId,
+  parseQueueId,
+  toOutcome,
+  toVacation,
+  VACATION_COLS,
+  type VacationRow,
+} from '../rows.js';
+import type { QueueAttemptResult, SentLink, Store } from '../types.js';
 import { StoreError } from '../types.js';
 import {
+  activeVacations,
   claimWindow,
   OUTCOME_KEEP_MS,
   senderKey,
@@ -16,35 +25,6 @@ import {
   validateVacation,
 } from '../vacation-rules.js';
 import type { RepoContext } from './context.js';
-
-interface VacationRow {
-  user_id: number;
-  enabled: boolean;
-  subject: string;
-  body: string;
-  interval_days: number;
-  updated_at: number;
-}
-
-const VACATION_COLS = 'user_id, enabled, subject, body, interval_days, updated_at';
-
-const toVacation = (r: VacationRow): VacationRecord => ({
-  enabled: r.enabled,
-  subject: r.subject,
-  text: r.body,
-  intervalDays: r.interval_days,
-  updatedAt: new Date(r.updated_at),
-});
-
-interface OutcomeRow {
-  queue_id: number;
-  sha256: string;
-  idx: number;
-  address: string;
-  state: string;
-  last: QueueAttemptResult | null;
-  at: number;
-}
 
 const noUser = (id: number) => new StoreError('not-found', `no user with id ${id}`);
 
@@ -77,14 +57,7 @@ export function createFeatureRepos(x: RepoContext): Pick<Store, 'vacation' | 'se
         return { ...v, updatedAt: new Date(now) };
       },
       // Asked after every delivery: answered from the account cache (set() notifies every node).
-      active: async (userIds) => {
-        const out = new Map<number, VacationRecord>();
-        for (const id of userIds) {
-          const v = await get(id);
-          if (v?.enabled) out.set(id, v);
-        }
-        return out;
-      },
+      active: (userIds) => activeVacations(userIds, get),
       claimReply: async (userId, sender, now, intervalMs) => {
         live();
         const key = senderKey(sender);
@@ -158,21 +131,11 @@ export function createFeatureRepos(x: RepoContext): Pick<Store, 'vacation' | 'se
       outcomes: async (queueId, sha256) => {
         const n = parseQueueId(queueId);
         if (n === undefined) return [];
-        const rows = await q<OutcomeRow>(
+        const rows = await q<OutcomeRow<QueueAttemptResult>>(
           'SELECT * FROM queue_outcomes WHERE queue_id = $1 AND sha256 = $2 ORDER BY idx',
           [n, sha256],
         );
-        return rows.map(
-          (r): QueueOutcome => ({
-            queueId: String(r.queue_id),
-            sha256: r.sha256,
-            index: r.idx,
-            address: r.address,
-            state: r.state as QueueOutcome['state'],
-            ...(r.last ? { result: r.last } : {}),
-            at: new Date(Number(r.at)),
-          }),
-        );
+        return rows.map((r) => toOutcome(r, (last) => last));
       },
     },
   };

@@ -6,6 +6,7 @@
  * replaced, so two deliveries racing for one sender cannot both win (one SQLite writer at a time).
  */
 import type Database from 'better-sqlite3';
+import { type OutcomeRow, toOutcome, toVacation, VACATION_COLS, type VacationRow } from '../rows.js';
 import type { QueueAttemptResult, QueueOutcome, SentLink, VacationRecord } from '../types.js';
 import { StoreError } from '../types.js';
 import { OUTCOME_KEEP_MS } from '../vacation-rules.js';
@@ -43,45 +44,6 @@ export const FEATURES_MIGRATION_SQL = `
   );
   CREATE INDEX queue_outcomes_at ON queue_outcomes(at);
 `;
-
-interface VacationRow {
-  user_id: number;
-  enabled: number;
-  subject: string;
-  body: string;
-  interval_days: number;
-  updated_at: number;
-}
-
-const VACATION_COLS = 'user_id, enabled, subject, body, interval_days, updated_at';
-
-const toVacation = (r: VacationRow): VacationRecord => ({
-  enabled: r.enabled !== 0,
-  subject: r.subject,
-  text: r.body,
-  intervalDays: r.interval_days,
-  updatedAt: new Date(r.updated_at),
-});
-
-interface OutcomeRow {
-  queue_id: number;
-  sha256: string;
-  idx: number;
-  address: string;
-  state: string;
-  last: string | null;
-  at: number;
-}
-
-const toOutcome = (r: OutcomeRow): QueueOutcome => ({
-  queueId: String(r.queue_id),
-  sha256: r.sha256,
-  index: r.idx,
-  address: r.address,
-  state: r.state as QueueOutcome['state'],
-  ...(r.last ? { result: JSON.parse(r.last) as QueueAttemptResult } : {}),
-  at: new Date(r.at),
-});
 
 /** The writer thread's side. */
 export class FeaturesWriter {
@@ -169,6 +131,8 @@ export class FeaturesReader {
   }
 
   outcomes(queueId: number, sha256: string): QueueOutcome[] {
-    return (this.s.outcomes.all(queueId, sha256) as OutcomeRow[]).map(toOutcome);
+    return (this.s.outcomes.all(queueId, sha256) as OutcomeRow<string>[]).map((r) =>
+      toOutcome(r, (last) => JSON.parse(last) as QueueAttemptResult),
+    );
   }
 }

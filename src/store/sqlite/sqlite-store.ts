@@ -49,18 +49,10 @@ import {
 } from '../names.js';
 import { ReadCache } from '../read-cache.js';
 import { parseMessageId, parseQueueId } from '../rows.js';
-import type {
-  Delivery,
-  DeliveryOptions,
-  Domain,
-  MaildropLock,
-  QueueClaim,
-  Store,
-  User,
-  VacationRecord,
-} from '../types.js';
+import type { Delivery, DeliveryOptions, Domain, MaildropLock, QueueClaim, Store, User } from '../types.js';
 import { StoreError } from '../types.js';
 import {
+  activeVacations,
   claimWindow,
   senderKey,
   validateOutcomes,
@@ -197,6 +189,9 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
     if (n === undefined) throw new StoreError('not-found', `no such message: ${id}`);
     return n;
   };
+
+  const vacationOf = (userId: number) =>
+    read(() => cache.getSync(`v:${userId}`, () => featuresReader.vacation(userId)));
 
   const store: Store = {
     kind: 'sqlite',
@@ -392,7 +387,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
     },
 
     vacation: {
-      get: (userId) => read(() => cache.getSync(`v:${userId}`, () => featuresReader.vacation(userId))),
+      get: vacationOf,
       set: async (userId, settings) => {
         live();
         const v = validateVacation(settings);
@@ -400,15 +395,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
         return { ...v, updatedAt: new Date(now) };
       },
       // Asked after every delivery: answered from the account cache (vacationSet empties it).
-      active: (userIds) =>
-        read(() => {
-          const on = new Map<number, VacationRecord>();
-          for (const id of userIds) {
-            const v = cache.getSync(`v:${id}`, () => featuresReader.vacation(id));
-            if (v?.enabled) on.set(id, v);
-          }
-          return on;
-        }),
+      active: (userIds) => activeVacations(userIds, vacationOf),
       claimReply: async (userId, sender, now, intervalMs) => {
         live();
         const key = senderKey(sender);
