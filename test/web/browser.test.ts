@@ -130,8 +130,8 @@ describe('webmail in chromium', { skip }, () => {
     const frameEl = page.locator('.mail-html iframe');
     await frameEl.waitFor();
     assert.equal(await frameEl.getAttribute('sandbox'), 'allow-popups allow-popups-to-escape-sandbox');
-    const frame = (await frameEl.elementHandle())!.contentFrame();
-    const f = (await frame)!;
+    // Resolved anew on every use: the reader replaces the frame's document once inline images are in.
+    const f = page.frameLocator('.mail-html iframe');
     await f.getByText('회의록').waitFor();
     assert.equal(await f.locator('script').count(), 0, 'DOMPurify removed the script');
     assert.equal(await f.locator('[onerror]').count(), 0, 'DOMPurify removed the handler');

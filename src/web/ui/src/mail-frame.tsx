@@ -44,6 +44,7 @@ export function mailDocument(html: string, showImages: boolean): string {
 export function MailFrame({ html, title }: { html: string; title: string }) {
   const [show, setShow] = useState(false);
   const remote = hasRemoteContent(html);
+  const doc = mailDocument(html, show);
   return (
     <div class="mail-html">
       {remote && !show && (
@@ -54,11 +55,14 @@ export function MailFrame({ html, title }: { html: string; title: string }) {
           </button>
         </p>
       )}
+      {/* A new document gets a new iframe: changing srcdoc while the first one still loads (inline
+          images arriving, "show images") could leave the old document showing. */}
       <iframe
+        key={doc}
         title={title}
         sandbox="allow-popups allow-popups-to-escape-sandbox"
         referrerpolicy="no-referrer"
-        srcdoc={mailDocument(html, show)}
+        srcdoc={doc}
       />
     </div>
   );
