@@ -72,6 +72,7 @@ test('store copy: SQLite to PostgreSQL keeps ids, UIDs and bytes; --update follo
   const { url } = await db.schemaUrl();
   const sqliteUrl = `sqlite:${join(tempDir('posthorn-copy-'), 'posthorn.db')}`;
   const src = await openStore(sqliteUrl);
+  let sentId = '';
   try {
     await src.domains.add('uu.ac.kr');
     const kihyun = await src.users.add({ address: 'Kihyun@uu.ac.kr', passwordHash: 'scrypt$k' });
@@ -84,7 +85,19 @@ test('store copy: SQLite to PostgreSQL keeps ids, UIDs and bytes; --update follo
     await deliver(src, [kihyun, minji], 'Subject: shared\r\n\r\nfor both\r\n');
     const gone = await deliver(src, [kihyun], 'Subject: to be expunged\r\n\r\nx\r\n');
     const flagged = await deliver(src, [kihyun], big);
-    await deliver(src, [kihyun], 'Subject: sent\r\n\r\ncopy\r\n', 'Sent');
+    const sent = await deliver(src, [kihyun], 'Subject: sent\r\n\r\ncopy\r\n', 'Sent');
+    sentId = sent.messages[0]!.id;
+    await src.sent.link(sentId, {
+      sha256: 'f'.repeat(64),
+      recipients: [
+        { address: 'minji@uu.ac.kr', local: true, queued: [] },
+        {
+          address: 'x@far.example',
+          local: false,
+          queued: [{ queueId: '1', index: 0, address: 'x@far.example' }],
+        },
+      ],
+    });
     await src.messages.setFlags(flagged.messages[0]!.id, ['\\Seen']);
     const box = (await src.mailboxes.get(kihyun.id, 'INBOX'))!;
     await src.messages.expunge(box.id, [gone.messages[0]!.id]);
@@ -131,6 +144,9 @@ test('store copy: SQLite to PostgreSQL keeps ids, UIDs and bytes; --update follo
       const minjiId = (await a.users.get('minji@uu.ac.kr'))!.id;
       assert.deepEqual(await b.vacation.get(minjiId), await a.vacation.get(minjiId));
       assert.equal((await b.vacation.get(minjiId))?.text, '휴가 중');
+      // The Sent copy keeps its delivery record (which recipient went where).
+      assert.deepEqual(await b.sent.get(sentId), await a.sent.get(sentId));
+      assert.equal((await b.sent.get(sentId))?.recipients.length, 2);
       assert.deepEqual((await b.aliases.get('all@uu.ac.kr'))!.targets, ['kihyun@uu.ac.kr', 'minji@uu.ac.kr']);
     } finally {
       await a.close();

@@ -3,8 +3,8 @@
  * and without renumbering anything a client has seen. The source is any Store (read through the
  * Store interface: SQLite, memory, or another PostgreSQL); the target is written with SQL so that
  * user, mailbox and message ids, UIDVALIDITY, UIDs (POP3 UIDLs stay the same), flags, received
- * times, forwarding, vacation auto-replies and the outbound queue (recipient states and attempts;
- * leases dropped) carry over exactly. Bytes are streamed chunk by chunk, hashed on the way and
+ * times, forwarding, vacation auto-replies, the delivery records of sent mail and the outbound
+ * queue (recipient states and attempts; leases dropped) carry over exactly. Bytes are streamed chunk by chunk, hashed on the way and
  * checked against the source's sha256; identical bodies are stored once.
  *
  * Runs are repeatable: the first fills an empty target; a later run (`update: true`) brings it up
@@ -101,6 +101,8 @@ export async function storeManifest(store: Store, opts: { keepLines?: boolean } 
         lines.push(
           `message ${u.id} ${b.name} ${m.uid} ${m.size} ${m.sha256} ${m.flags.join(',')} ${m.receivedAt.getTime()}`,
         );
+        const link = await store.sent.get(m.id);
+        if (link) lines.push(`sent ${u.id} ${b.name} ${m.uid} ${canonicalJson(link)}`);
       }
     }
   }
@@ -113,6 +115,17 @@ export async function storeManifest(store: Store, opts: { keepLines?: boolean } 
   const h = createHash('sha256');
   for (const l of lines) h.update(`${l}\n`);
   return { counts, sha256: h.digest('hex'), ...(opts.keepLines ? { lines } : {}) };
+}
+
+/** JSON with object keys sorted, so that the same value hashes alike from either backend. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
 }
 
 /** Lines only in `a` (-) or only in `b` (+), at most `max`. */
@@ -177,6 +190,18 @@ export async function copyIntoPostgres(
     const newBlobs: { id: number; sha256: string; size: number }[] = [];
 
     /** Streams a body into a new committed blob; returns its id (or an identical existing one). */
+    // A Sent copy's delivery record (which recipients went where) travels with the message.
+    const copySentLink = async (sourceId: string, targetId: number) => {
+      const link = await source.sent.get(sourceId);
+      if (!link) await c.query('DELETE FROM sent_links WHERE message_id = $1', [targetId]);
+      else
+        await c.query(
+          `INSERT INTO sent_links (message_id, link) VALUES ($1, $2::jsonb)
+           ON CONFLICT (message_id) DO UPDATE SET link = excluded.link`,
+          [targetId, JSON.stringify(link)],
+        );
+    };
+
     const copyBody = async (
       meta: { sha256: string; size: number },
       bytes: AsyncIterable<Uint8Array>,
@@ -326,6 +351,7 @@ export async function copyIntoPostgres(
           haveUids.add(m.uid);
           const flags = s.flags.join(' ');
           if (flags !== m.flags) await c.query('UPDATE messages SET flags = $1 WHERE id = $2', [flags, m.id]);
+          await copySentLink(s.id, m.id);
         }
         for (const m of src) {
           if (haveUids.has(m.uid)) continue;
@@ -333,11 +359,12 @@ export async function copyIntoPostgres(
           const id = numericId(m.id);
           // The same id elsewhere is a stale copy of a message moved since the last run.
           if (id !== undefined) await c.query('DELETE FROM messages WHERE id = $1', [id]);
-          await c.query(
+          const [row] = await one<{ id: number }>(
             `INSERT INTO messages (id, mailbox_id, uid, blob_id, flags, received_at)
-             VALUES (coalesce($1, nextval('messages_id_seq')), $2, $3, $4, $5, $6)`,
+             VALUES (coalesce($1, nextval('messages_id_seq')), $2, $3, $4, $5, $6) RETURNING id`,
             [id ?? null, b.id, m.uid, blobId, m.flags.join(' '), m.receivedAt.getTime()],
           );
+          await copySentLink(m.id, Number(row!.id));
           copiedMessages++;
           copiedBytes += m.size;
           userMessages++;
