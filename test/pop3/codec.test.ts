@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  BodyEncoder,
   DotStuffer,
   DotUnstuffer,
   formatCommand,
@@ -10,7 +11,6 @@ import {
   parseCommand,
   parseMessageNumber,
   parseResponse,
-  stuffBody,
   TopLimiter,
 } from '../../src/pop3/codec/index.js';
 
@@ -113,42 +113,38 @@ test('DotUnstuffer fed one byte at a time', () => {
   assert.ok(un.done);
 });
 
-async function collect(gen: AsyncIterable<Buffer>): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const b of gen) parts.push(b);
-  return Buffer.concat(parts).toString('latin1');
-}
-
-async function* chunks(s: string, size: number) {
-  for (let i = 0; i < s.length; i += size) yield Buffer.from(s.slice(i, i + size), 'latin1');
+/** Feeds `s` to a BodyEncoder in chunks of `size`, as the session does, stopping once it is done. */
+function encode(s: string, size: number, topLines?: number): string {
+  const enc = new BodyEncoder(topLines);
+  let out = '';
+  for (let i = 0; i < s.length && !enc.done; i += size)
+    out += enc.push(Buffer.from(s.slice(i, i + size), 'latin1')).toString('latin1');
+  return out + enc.end().toString('latin1');
 }
 
 test('TopLimiter: headers, blank line, then k body lines, at any chunk size', async () => {
   const msg = 'A: 1\r\nB: 2\r\n\r\nl1\r\n.l2\r\nl3\r\n';
   for (const size of [1, 2, 3, 5, 100]) {
-    assert.equal(await collect(stuffBody(chunks(msg, size), 0)), 'A: 1\r\nB: 2\r\n\r\n.\r\n');
-    assert.equal(await collect(stuffBody(chunks(msg, size), 2)), 'A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\n.\r\n');
-    assert.equal(
-      await collect(stuffBody(chunks(msg, size), 99)),
-      'A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\nl3\r\n.\r\n',
-    );
+    assert.equal(encode(msg, size, 0), 'A: 1\r\nB: 2\r\n\r\n.\r\n');
+    assert.equal(encode(msg, size, 2), 'A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\n.\r\n');
+    assert.equal(encode(msg, size, 99), 'A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\nl3\r\n.\r\n');
   }
   // No blank line: the whole message is header.
-  assert.equal(await collect(stuffBody(chunks('A: 1\r\nB: 2', 3), 0)), 'A: 1\r\nB: 2\r\n.\r\n');
+  assert.equal(encode('A: 1\r\nB: 2', 3, 0), 'A: 1\r\nB: 2\r\n.\r\n');
   const t = new TopLimiter(0);
   t.push(Buffer.from('X: y\r\n\r\n'));
   assert.ok(t.done);
 });
 
-test('stuffBody stops reading the source once TOP has what it needs', async () => {
-  let produced = 0;
-  async function* endless() {
-    yield Buffer.from('H: 1\r\n\r\n');
-    for (;;) {
-      produced++;
-      yield Buffer.from('line\r\n');
-    }
+test('BodyEncoder is done once TOP has what it needs, so the rest need not be read', () => {
+  const enc = new BodyEncoder(3);
+  assert.equal(enc.push(Buffer.from('H: 1\r\n\r\n')).toString(), 'H: 1\r\n\r\n');
+  let out = '';
+  let pushed = 0;
+  while (!enc.done) {
+    pushed++;
+    out += enc.push(Buffer.from('line\r\n')).toString();
   }
-  assert.equal(await collect(stuffBody(endless(), 3)), 'H: 1\r\n\r\nline\r\nline\r\nline\r\n.\r\n');
-  assert.equal(produced, 3);
+  assert.equal(out + enc.end().toString(), 'line\r\nline\r\nline\r\n.\r\n');
+  assert.equal(pushed, 3);
 });

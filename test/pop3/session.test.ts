@@ -318,6 +318,34 @@ test('a failed commit answers -ERR [SYS/TEMP], deletes nothing and releases the 
   assert.equal(backend.isLocked(KIHYUN), false);
 });
 
+test('TOP reads only the start of a big message from the store', async () => {
+  const { port, backend } = await startServer();
+  backend.chunkSize = 4096;
+  backend.deliver(KIHYUN, `Subject: big\r\n\r\n${'body line\r\n'.repeat(200_000)}`);
+  const before = backend.bytesRead;
+  await transcript(
+    port,
+    `
+    S: +OK *
+    C: USER kihyun
+    S: +OK *
+    C: PASS kihyun0
+    S: +OK *
+    C: TOP 3 2
+    S: +OK Top of message follows
+    S: Subject: big
+    S: 
+    S: body line
+    S: body line
+    S: .
+    C: QUIT
+    S: +OK *
+    `,
+  );
+  // The first chunk holds all TOP sends; the test backend's stream may have read one ahead.
+  assert.ok(backend.bytesRead - before <= 2 * 4096, `read ${backend.bytesRead - before} octets of 2 MB`);
+});
+
 test('TOP: k=0, k within the body, k beyond the body, and byte-stuffed lines', async () => {
   const { port, backend } = await startServer();
   backend.deliver(KIHYUN, 'Subject: dots\r\n\r\n.hidden\r\nline two\r\n..\r\n.\r\n');

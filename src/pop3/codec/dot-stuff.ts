@@ -89,21 +89,6 @@ export class BodyEncoder {
   }
 }
 
-/** Streams a stored message byte-stuffed and terminated, optionally cut for TOP. */
-export async function* stuffBody(
-  source: AsyncIterable<Uint8Array | string>,
-  topLines?: number,
-): AsyncGenerator<Buffer> {
-  const enc = new BodyEncoder(topLines);
-  for await (const c of source) {
-    const out = enc.push(typeof c === 'string' ? Buffer.from(c, 'latin1') : asBuffer(c));
-    if (out.length) yield out;
-    // Returning from for-await destroys the source: TOP reads only what it sends.
-    if (enc.done) break;
-  }
-  yield enc.end();
-}
-
 /** A Buffer view of the bytes (no copy). */
 export function asBuffer(c: Uint8Array): Buffer {
   return Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
