@@ -26,6 +26,7 @@ import { SmtpClient } from '../src/smtp/client/index.js';
 import { SmtpServer } from '../src/smtp/index.js';
 import type { Backend, Session } from '../src/smtp/server/backend.js';
 import { startSmtpSink } from './peers/postfix.js';
+import { cliArgs } from './peers/posthorn.js';
 import {
   benchTempDir,
   cleanupAll,
@@ -43,7 +44,6 @@ const THROUGHPUT_MESSAGES = QUICK ? 2_000 : 10_000;
 const DRAIN_MESSAGES = QUICK ? 2_000 : 10_000;
 const SIZE = 4096;
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 
 function message(n: number): Buffer {
   const head = `From: a@bench.test\r\nTo: u@remote.test\r\nSubject: relay ${n}\r\nMessage-ID: <${n}.relay@bench.test>\r\nDate: Thu, 26 Nov 2026 00:00:00 +0000\r\n\r\n`;
@@ -92,7 +92,7 @@ class CountingSink {
 async function startPosthorn(routePort: number, dir: string) {
   const data = join(dir, 'data');
   const cli = (args: string[]) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...cliArgs(), ...args], { cwd: ROOT, encoding: 'utf8' });
     if (r.status !== 0) throw new PeerUnavailable(`posthorn ${args.join(' ')}: ${r.stderr}`);
   };
   cli(['domain', 'add', 'bench.test', '--data', data]);
@@ -106,9 +106,7 @@ async function startPosthorn(routePort: number, dir: string) {
   const daemon = spawnDaemon(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      CLI,
+      ...cliArgs(),
       'serve',
       '--config',
       cfg,

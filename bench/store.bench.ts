@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createMemoryStore, openPostgresStore, openSqliteStore, type Store } from '../src/store/index.js';
+import { cliArgs } from './peers/posthorn.js';
 import {
   benchTempDir,
   haveCommand,
@@ -136,7 +137,7 @@ async function benchDatabase(): Promise<{ name: string; url: string; drop: () =>
 }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')];
+const CLI = cliArgs();
 
 function posthornCli(args: string[]): void {
   const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8' });

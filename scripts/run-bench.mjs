@@ -9,6 +9,14 @@ const all = readdirSync('bench')
   .sort();
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const flags = process.argv.slice(2).filter((a) => a.startsWith('-'));
+// Posthorn runs from dist/ as in production (bench/peers/posthorn.ts): compile the current
+// sources first (incremental, seconds). `--source` runs them through tsx instead.
+if (!flags.includes('--source')) {
+  const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
+    stdio: 'inherit',
+  });
+  if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+}
 for (const name of names.length ? names : all) {
   if (!all.includes(name)) {
     console.error(`unknown benchmark '${name}' (have: ${all.join(', ')})`);

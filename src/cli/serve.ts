@@ -36,6 +36,7 @@ export function registerServeCommand(program: Command): void {
         if (err instanceof ConfigError) throw new CliError(err.message, 2);
         throw err;
       }
+      (await import('../server/gc-tuning.js')).tuneGarbageCollector();
       // Loaded here, not at the top: every other command starts faster without the server stack.
       const { createLogger } = await import('../server/logger.js');
       const { StartupError, startServer } = await import('../server/server.js');

@@ -168,6 +168,14 @@ export interface MessageRepo {
   get(id: string): Promise<MessageMeta | undefined>;
   /** The stored bytes, streamed in chunks. */
   read(id: string): AsyncIterable<Uint8Array>;
+  /**
+   * The bytes of several small messages in one round trip, for readers that go through a mailbox
+   * in order (POP3 RETR of every message): each message of `ids` stored in one piece, by id, in
+   * the order of `ids`, until their sizes add up to `budget` octets (the first one always comes).
+   * Messages that are gone or empty are left out, and a store may leave out those it keeps in
+   * several pieces: read them with `read`.
+   */
+  readSmall(ids: string[], budget: number): Promise<Map<string, Uint8Array>>;
   setFlags(id: string, flags: string[]): Promise<void>;
   /** Atomically removes these entries (ids from this mailbox); frees bytes no longer referenced. */
   expunge(mailboxId: number, ids: string[]): Promise<void>;

@@ -425,6 +425,34 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
     );
 
     test(
+      'readSmall: several messages whole in one call, in the order asked, within the budget',
+      withStore(async ({ store }, [kihyun, minji]) => {
+        const bodies = [0, 1, 2, 3].map((i) => Buffer.from(`Subject: m${i}\r\n\r\n${'x'.repeat(100 * i)}\r\n`));
+        const ids: string[] = [];
+        for (const b of bodies) ids.push((await deliver(store, [kihyun!], b)).messages[0]!.id);
+        const gone = ids[1]!;
+        await store.messages.expunge(await inbox(store, kihyun!), [gone]);
+        // Another user's message is read too: the caller (a POP3 maildrop) chose the ids.
+        const other = (await deliver(store, [minji!], 'Subject: o\r\n\r\nother\r\n')).messages[0]!.id;
+
+        const order = [ids[3]!, gone, ids[0]!, 'no-such-id', other, ids[2]!];
+        const got = await store.messages.readSmall(order, 1024 * 1024);
+        assert.deepEqual([...got.keys()], [ids[3]!, ids[0]!, other, ids[2]!]);
+        assert.deepEqual(Buffer.from(got.get(ids[3]!)!), bodies[3]);
+        assert.deepEqual(Buffer.from(got.get(ids[0]!)!), bodies[0]);
+        assert.deepEqual(Buffer.from(got.get(ids[2]!)!), bodies[2]);
+        assert.equal(Buffer.from(got.get(other)!).toString(), 'Subject: o\r\n\r\nother\r\n');
+
+        // The budget stops the list at the first message that does not fit; the first always comes.
+        const cut = await store.messages.readSmall([ids[0]!, ids[3]!, ids[2]!], bodies[0]!.length + 10);
+        assert.deepEqual([...cut.keys()], [ids[0]!]);
+        const one = await store.messages.readSmall([ids[3]!], 1);
+        assert.deepEqual([...one.keys()], [ids[3]!]);
+        assert.equal((await store.messages.readSmall([], 1024)).size, 0);
+      }),
+    );
+
+    test(
       'listing never reads bodies',
       withStore(async ({ store, inspect }, [kihyun], t) => {
         if (!inspect.dropBodies) return t.skip('bodies are not apart from metadata in this backend');

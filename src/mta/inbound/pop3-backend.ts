@@ -9,6 +9,7 @@ import type { ConnInfo, Logger } from '../../core/index.js';
 import { type Maildrop, type MaildropEntry, type Pop3Backend, Pop3Error } from '../../pop3/server/backend.js';
 import type { MessageMeta, Store } from '../../store/types.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import { ReadAhead } from './read-ahead.js';
 
 export class MaildropBackend implements Pop3Backend {
   constructor(
@@ -46,6 +47,7 @@ export class MaildropBackend implements Pop3Backend {
 
 class StoreMaildrop implements Maildrop {
   private readonly entries: MaildropEntry[];
+  private readonly ahead: ReadAhead;
   private released = false;
 
   constructor(
@@ -56,6 +58,7 @@ class StoreMaildrop implements Maildrop {
     private readonly unlock: () => Promise<void>,
   ) {
     this.entries = messages.map((m) => ({ uid: `${uidValidity}.${m.uid}`, size: m.size }));
+    this.ahead = new ReadAhead(store, messages);
   }
 
   list(): MaildropEntry[] {
@@ -63,9 +66,8 @@ class StoreMaildrop implements Maildrop {
   }
 
   read(n: number): AsyncIterable<Uint8Array> {
-    const m = this.messages[n - 1];
-    if (!m) throw new Pop3Error(undefined, 'No such message');
-    return this.store.messages.read(m.id);
+    if (!this.messages[n - 1]) throw new Pop3Error(undefined, 'No such message');
+    return this.ahead.read(n);
   }
 
   async commit(deleted: number[]): Promise<void> {
@@ -76,6 +78,7 @@ class StoreMaildrop implements Maildrop {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    this.ahead.clear();
     await this.unlock();
   }
 }

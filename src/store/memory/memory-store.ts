@@ -339,6 +339,20 @@ export function createMemoryStore(): MemoryStore {
           return e && meta(e);
         }),
       read: (id) => readBlob(id),
+      readSmall: (ids, budget) =>
+        run(() => {
+          const out = new Map<string, Uint8Array>();
+          let total = 0;
+          for (const id of ids) {
+            const e = entry(id);
+            const blob = e && blobs.get(e.blobId)!;
+            if (!blob || blob.size === 0) continue;
+            if (out.size > 0 && total + blob.size > budget) break;
+            total += blob.size;
+            out.set(id, Buffer.concat(blob.chunks));
+          }
+          return out;
+        }),
       setFlags: (id, flags) =>
         run(() => {
           const e = entry(id);

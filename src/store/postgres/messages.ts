@@ -98,6 +98,28 @@ export function createMessageRepos(x: RepoContext): Pick<Store, 'mailboxes' | 'm
         live();
         return readMessage(id);
       },
+      readSmall: async (ids, budget) => {
+        live();
+        const out = new Map<string, Uint8Array>();
+        const nums = ids.map(parseMessageId).filter((n): n is number => n !== undefined);
+        if (nums.length === 0) return out;
+        // Messages stored in one chunk row, in the order asked.
+        const rows = await q<{ id: string; data: Buffer }>(
+          `SELECT m.id::text AS id, c.data FROM unnest($1::bigint[]) WITH ORDINALITY AS a(id, ord)
+           JOIN messages m ON m.id = a.id JOIN blobs b ON b.id = m.blob_id
+           JOIN blob_chunks c ON c.blob_id = b.id AND c.seq = 0
+           WHERE b.size = octet_length(c.data) ORDER BY a.ord`,
+          [nums],
+          'ps-read-small',
+        );
+        let total = 0;
+        for (const r of rows) {
+          if (out.size > 0 && total + r.data.length > budget) break;
+          total += r.data.length;
+          out.set(r.id, r.data);
+        }
+        return out;
+      },
       setFlags: async (id, flags) => {
         const f = normalizeFlags(flags).join(' ');
         const r = await q('UPDATE messages SET flags = $1 WHERE id = $2 RETURNING id', [f, messageId(id)]);

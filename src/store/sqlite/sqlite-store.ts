@@ -327,6 +327,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
         live();
         return reader.read(id, live);
       },
+      readSmall: (ids, budget) => read(() => reader.readSmall(ids, budget)),
       setFlags: async (id, flags) => {
         live();
         await call({ op: 'setFlags', id: messageId(id), flags: normalizeFlags(flags).join(' ') });
