@@ -427,7 +427,9 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
     test(
       'readSmall: several messages whole in one call, in the order asked, within the budget',
       withStore(async ({ store }, [kihyun, minji]) => {
-        const bodies = [0, 1, 2, 3].map((i) => Buffer.from(`Subject: m${i}\r\n\r\n${'x'.repeat(100 * i)}\r\n`));
+        const bodies = [0, 1, 2, 3].map((i) =>
+          Buffer.from(`Subject: m${i}\r\n\r\n${'x'.repeat(100 * i)}\r\n`),
+        );
         const ids: string[] = [];
         for (const b of bodies) ids.push((await deliver(store, [kihyun!], b)).messages[0]!.id);
         const gone = ids[1]!;
