@@ -175,13 +175,30 @@ export abstract class SmtpChannel {
     }
   }
 
-  protected end(): void {
+  /**
+   * Ends the session after the queued replies. `quit`: the client asked (QUIT) and sent nothing
+   * after it, so on plain TCP the replies go to the kernel and the socket closes at once. A
+   * half-close would wait for the client's own close: one more system call and wake-up per
+   * connection, and an error object for each client that resets instead of closing after QUIT
+   * (many do). Otherwise (errors, timeouts, shutdown, TLS with its close_notify) it half-closes:
+   * a close with input still unread would reset the connection and could lose the last reply.
+   */
+  protected end(quit = false): void {
     if (this.ended) return;
     this.ended = true;
-    this.flush();
-    this.socket.end();
-    // A client that never reads must not keep the socket half-open forever.
-    this.socket.setTimeout(this.limits.idleTimeout, () => this.socket.destroy());
+    const socket = this.socket;
+    if (quit && !(socket instanceof TLSSocket) && this.splitter.buffered === 0) {
+      const data = this.out.join('');
+      this.out = [];
+      this.outBytes = 0;
+      if (data === '' || socket.destroyed || !socket.writable) socket.destroy();
+      else socket.write(data, () => socket.destroy());
+    } else {
+      this.flush();
+      socket.end();
+    }
+    // A client that never reads must not keep the socket open forever.
+    socket.setTimeout(this.limits.idleTimeout, () => socket.destroy());
   }
 
   /**

@@ -268,7 +268,7 @@ export class SmtpConnection extends SmtpChannel {
         return;
       case 'QUIT':
         this.write(r(221, '2.0.0', `${this.hostname} Bye`));
-        this.end();
+        this.end(true);
         return;
       case 'STARTTLS':
         return this.startTls();

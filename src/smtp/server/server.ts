@@ -166,8 +166,13 @@ export class SmtpServer implements ConnectionHost {
       id: newId(),
       remoteAddress: raw.remoteAddress ?? '',
       remotePort: raw.remotePort ?? 0,
-      localAddress: raw.localAddress ?? '',
-      localPort: raw.localPort ?? 0,
+      // Read only when asked: getsockname is a system call per connection that no message needs.
+      get localAddress() {
+        return raw.localAddress ?? '';
+      },
+      get localPort() {
+        return raw.localPort ?? 0;
+      },
       listener: this.options.listener ?? 'smtp',
       tls,
       esmtp: false,
