@@ -19,7 +19,7 @@ import { Pop3Server } from '../pop3/index.js';
 import { SmtpServer } from '../smtp/index.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
-import { createWebServer, SessionTrace } from '../web/index.js';
+import { SessionTrace } from '../web/session-trace.js';
 import { loadTls, type TlsMaterial, watchTls } from './tls.js';
 
 /** How long a shutdown waits for after-commit work (auto-replies, notices) to finish. */
@@ -234,6 +234,8 @@ export async function startServer(
       });
     }
     if (config.listen.web) {
+      // Loaded only when the web listener is on: fastify and the routes are a few MB of heap.
+      const { createWebServer } = await import('../web/server.js');
       // HTTPS only with a configured certificate: a self-signed one would only scare browsers.
       const web = await createWebServer({
         store,

@@ -5,7 +5,13 @@ export {
   normalizeDomain,
   normalizeMailboxName,
 } from './names.js';
-export { type OpenStoreOptions, openStore, type StoreSchemaStatus, storeSchemaStatus } from './open.js';
-export { openPostgresStore, type PostgresStoreOptions } from './postgres/index.js';
+export {
+  type OpenStoreOptions,
+  openPostgresStore,
+  openStore,
+  type StoreSchemaStatus,
+  storeSchemaStatus,
+} from './open.js';
+export type { PostgresStoreOptions } from './postgres/index.js';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
 export * from './types.js';

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Logger } from '../core/index.js';
 import { createMemoryStore } from './memory/index.js';
-import { openPostgresStore, type PostgresStoreOptions, postgresSchemaStatus } from './postgres/index.js';
+import type { PostgresStoreOptions } from './postgres/index.js';
 import { openSqliteStore, MIGRATIONS as SQLITE_MIGRATIONS, type SqliteStoreOptions } from './sqlite/index.js';
 import { type Store, StoreError } from './types.js';
 
@@ -21,6 +21,14 @@ export interface OpenStoreOptions {
   sqlite?: Omit<SqliteStoreOptions, 'logger'>;
   /** Passed to the PostgreSQL store (pool sizes, chunk size, leases, ...). */
   postgres?: Omit<PostgresStoreOptions, 'logger'>;
+}
+
+/**
+ * The PostgreSQL store, loaded when first opened: the pg driver is a few MB of heap that a SQLite
+ * server never needs.
+ */
+export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<Store> {
+  return (await import('./postgres/index.js')).openPostgresStore(url, opts);
 }
 
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
@@ -50,7 +58,10 @@ export interface StoreSchemaStatus {
 /** Where the schema behind `url` stands, without creating or changing anything. */
 export async function storeSchemaStatus(url: string): Promise<StoreSchemaStatus> {
   if (url === 'memory:' || url === 'memory://') return { kind: 'memory', current: 0, target: 0, pending: [] };
-  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', ...(await postgresSchemaStatus(url)) };
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const { postgresSchemaStatus } = await import('./postgres/index.js');
+    return { kind: 'postgres', ...(await postgresSchemaStatus(url)) };
+  }
   if (url.startsWith('sqlite:')) {
     let path = url.slice('sqlite:'.length);
     if (path.startsWith('//')) path = decodeURIComponent(new URL(url).pathname);
