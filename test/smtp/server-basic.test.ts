@@ -375,3 +375,34 @@ test('commands sent before the greeting are answered after it, in order', async 
     c.close();
   }
 });
+
+test('QUIT closes at once; input pipelined after QUIT still gets its 221 before the close', async () => {
+  const { port, server } = await startServer({ hostname: 'mail.uu.ac.kr' });
+  // Nothing after QUIT: 221, then the server closes its end without waiting for the client's
+  // (this client keeps its own half open and never closes it).
+  const { connect } = await import('node:net');
+  const half = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  const got: Buffer[] = [];
+  half.on('data', (d: Buffer) => got.push(d));
+  const ended = new Promise((r) => half.once('end', r));
+  half.write('EHLO a.example\r\nQUIT\r\n');
+  await ended;
+  assert.match(Buffer.concat(got).toString(), /\r\n221 2\.0\.0 mail\.uu\.ac\.kr Bye\r\n$/);
+  const { eventually } = await import('./harness.js');
+  await eventually(() => server.connectionCount === 0);
+  half.destroy();
+  // Commands after QUIT in the same write: they are not executed, the 221 still arrives whole.
+  await transcript(
+    port,
+    `
+    S: 220 *
+    C: EHLO a.example
+    S* 250 *
+    C: QUIT
+    C: MAIL FROM:<a@a.example>
+    C: NOOP
+    S: 221 2.0.0 mail.uu.ac.kr Bye
+    S: <closed>
+    `,
+  );
+});
