@@ -58,6 +58,29 @@ export function parseRowId(id: string): number | undefined {
 export const parseMessageId = parseRowId;
 export const parseQueueId = parseRowId;
 
+/** The row ids among message ids, in order; the others name no message and are left out. */
+export function parseMessageIds(ids: string[]): number[] {
+  return ids.map(parseRowId).filter((n): n is number => n !== undefined);
+}
+
+/**
+ * MessageRepo.readSmall's cut, for every backend: the messages in the order given until their
+ * bytes would pass `budget`; the first always comes. Stops reading `found` at the cut.
+ */
+export function withinBudget(
+  found: Iterable<readonly [string | number, Uint8Array]>,
+  budget: number,
+): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  let total = 0;
+  for (const [id, data] of found) {
+    if (out.size > 0 && total + data.byteLength > budget) break;
+    total += data.byteLength;
+    out.set(String(id), data);
+  }
+  return out;
+}
+
 /** Columns of a queue entry (`q`) with its blob (`b`). */
 export const QUEUE_ENTRY_COLS = `q.id, q.blob_id, q.mail_from, q.ret, q.envid, q.body8bit, q.smtputf8, q.created_at,
   q.expires_at, q.next_attempt_at, q.lease_owner, q.lease_token, q.lease_until, b.size, b.sha256, b.envelope`;

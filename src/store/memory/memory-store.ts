@@ -20,6 +20,7 @@ import {
   normalizeMailboxName,
   normalizeTargets,
 } from '../names.js';
+import { withinBudget } from '../rows.js';
 import {
   type Alias,
   type CommitResult,
@@ -341,17 +342,14 @@ export function createMemoryStore(): MemoryStore {
       read: (id) => readBlob(id),
       readSmall: (ids, budget) =>
         run(() => {
-          const out = new Map<string, Uint8Array>();
-          let total = 0;
-          for (const id of ids) {
-            const e = entry(id);
-            const blob = e && blobs.get(e.blobId)!;
-            if (!blob || blob.size === 0) continue;
-            if (out.size > 0 && total + blob.size > budget) break;
-            total += blob.size;
-            out.set(id, Buffer.concat(blob.chunks));
+          function* found(): Generator<[string, Uint8Array]> {
+            for (const id of ids) {
+              const e = entry(id);
+              const blob = e && blobs.get(e.blobId)!;
+              if (blob && blob.size > 0) yield [id, Buffer.concat(blob.chunks)];
+            }
           }
-          return out;
+          return withinBudget(found(), budget);
         }),
       setFlags: (id, flags) =>
         run(() => {

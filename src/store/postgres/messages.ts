@@ -5,8 +5,10 @@ import {
   MESSAGE_COLS,
   type MessageRow,
   parseMessageId,
+  parseMessageIds,
   toMailbox,
   toMessage,
+  withinBudget,
 } from '../rows.js';
 import type { Store } from '../types.js';
 import { StoreError } from '../types.js';
@@ -100,9 +102,8 @@ export function createMessageRepos(x: RepoContext): Pick<Store, 'mailboxes' | 'm
       },
       readSmall: async (ids, budget) => {
         live();
-        const out = new Map<string, Uint8Array>();
-        const nums = ids.map(parseMessageId).filter((n): n is number => n !== undefined);
-        if (nums.length === 0) return out;
+        const nums = parseMessageIds(ids);
+        if (nums.length === 0) return new Map();
         // Messages stored in one chunk row, in the order asked.
         const rows = await q<{ id: string; data: Buffer }>(
           `SELECT m.id::text AS id, c.data FROM unnest($1::bigint[]) WITH ORDINALITY AS a(id, ord)
@@ -112,13 +113,10 @@ export function createMessageRepos(x: RepoContext): Pick<Store, 'mailboxes' | 'm
           [nums],
           'ps-read-small',
         );
-        let total = 0;
-        for (const r of rows) {
-          if (out.size > 0 && total + r.data.length > budget) break;
-          total += r.data.length;
-          out.set(r.id, r.data);
-        }
-        return out;
+        return withinBudget(
+          rows.map((r) => [r.id, r.data] as const),
+          budget,
+        );
       },
       setFlags: async (id, flags) => {
         const f = normalizeFlags(flags).join(' ');

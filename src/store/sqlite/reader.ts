@@ -12,8 +12,10 @@ import {
   MESSAGE_COLS,
   type MessageRow,
   parseMessageId,
+  parseMessageIds,
   toMailbox,
   toMessage,
+  withinBudget,
 } from '../rows.js';
 import type { Alias, Domain, Mailbox, MessageMeta, User } from '../types.js';
 import { StoreError } from '../types.js';
@@ -149,16 +151,9 @@ export class Reader {
 
   /** See MessageRepo.readSmall: one statement for many small messages. */
   readSmall(ids: string[], budget: number): Map<string, Uint8Array> {
-    const out = new Map<string, Uint8Array>();
-    const nums = ids.map(parseMessageId).filter((n): n is number => n !== undefined);
-    if (nums.length === 0) return out;
-    let total = 0;
-    for (const [id, data] of this.s.small.iterate(JSON.stringify(nums)) as Iterable<[number, Buffer]>) {
-      if (out.size > 0 && total + data.length > budget) break;
-      total += data.length;
-      out.set(String(id), data);
-    }
-    return out;
+    const nums = parseMessageIds(ids);
+    if (nums.length === 0) return new Map();
+    return withinBudget(this.s.small.iterate(JSON.stringify(nums)) as Iterable<[number, Buffer]>, budget);
   }
 
   /**
