@@ -10,7 +10,7 @@ export function createLogger(level: string, opts: { pretty?: boolean } = {}): Lo
   const base = {
     level,
     base: undefined,
-    redact: ['password', 'pass', '*.password', 'auth.password'],
+    redact: ['password', 'pass', 'auth.password'],
   };
   if (pretty) {
     return pino({

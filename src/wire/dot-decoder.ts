@@ -74,14 +74,31 @@ export class DotDecoder {
     if (this.state === State.Done) return { chunks: out, done: true, rest: chunk };
     let state = this.state as State;
     let lineLength = this.lineLength;
+    const max = this.maxLineLength;
+    const defects = this.defects;
+    // One native scan instead of a test per octet; only a NUL before the end of the data counts.
+    const nulAt = defects.nul ? -1 : chunk.indexOf(0);
     // Output is emitted as slices [start, i); octets that must vanish (stuffing dots) cut a slice.
     let start = 0;
     const n = chunk.length;
-    for (let i = 0; i < n; i++) {
+    let i = 0;
+    while (i < n) {
+      if (state === State.Mid) {
+        // Plain content runs to the next CR or LF: most of a message, skipped in a tight loop.
+        let j = i;
+        while (j < n) {
+          const c = chunk[j]!;
+          if (c === CR || c === LF) break;
+          j++;
+        }
+        lineLength += j - i;
+        if (lineLength > max) defects.lineTooLong = true;
+        i = j;
+        if (i === n) break;
+      }
       const b = chunk[i]!;
       lineLength++;
-      if (lineLength > this.maxLineLength) this.defects.lineTooLong = true;
-      if (b === 0) this.defects.nul = true;
+      if (lineLength > max) defects.lineTooLong = true;
       switch (state) {
         case State.Dot:
           if (b === CR) {
@@ -94,12 +111,13 @@ export class DotDecoder {
         case State.DotCr:
           if (b === LF) {
             if (i - 1 > start) out.push(chunk.subarray(start, i - 1));
+            if (nulAt !== -1 && nulAt < i) defects.nul = true;
             this.state = State.Done;
             this.lineLength = 0;
             return { chunks: out, done: true, rest: chunk.subarray(i + 1) };
           }
           // "." CR x: a bare CR in a dot line. The dot was stuffing; the CR is content.
-          this.defects.bareCr = true;
+          defects.bareCr = true;
           if (i === 0) out.push(Buffer.from([CR]));
           state = this.content(b, State.Mid);
           break;
@@ -109,7 +127,7 @@ export class DotDecoder {
             lineLength = 0;
             break;
           }
-          this.defects.bareCr = true;
+          defects.bareCr = true;
           state = this.content(b, State.Mid);
           break;
         case State.LineStart:
@@ -126,7 +144,9 @@ export class DotDecoder {
       }
       // `content` may report a bare LF, which does not start a line.
       if (state === State.LineStart) lineLength = 0;
+      i++;
     }
+    if (nulAt !== -1) defects.nul = true;
     // A held "." CR: the CR belongs to the output if the data goes on, which the next chunk decides.
     const end = state === State.DotCr ? n - 1 : n;
     if (end > start) out.push(chunk.subarray(start, end));

@@ -71,6 +71,35 @@ test('DotDecoder: defects are recorded, not thrown', () => {
   assert.equal(decodeAll(B(bad999)).defects.lineTooLong, true);
 });
 
+test('DotDecoder: a NUL counts only before the end of the data, wherever the chunks are cut', () => {
+  const before = 'a\0b\r\n.\r\nNOOP\r\n';
+  const after = 'ab\r\n.\r\nNO\0OP\r\n';
+  for (let i = 0; i <= before.length; i++) {
+    assert.equal(decodeAll(B(before), [i]).defects.nul, true, `before @${i}`);
+    const r = decodeAll(B(after), [i]);
+    assert.equal(r.defects.nul, false, `after @${i}`);
+    assert.equal(r.rest, 'NO\0OP\r\n', `after @${i}`);
+  }
+});
+
+test('DotDecoder: line length is counted across chunk cuts, CRLF included', () => {
+  const line = (n: number) => `${'x'.repeat(n)}\r\n`;
+  for (const [body, long] of [
+    [line(998), false],
+    [line(999), true],
+    [`${line(10)}${line(998)}${line(5)}`, false],
+    [`${line(10)}${line(999)}${line(5)}`, true],
+    [`${'x'.repeat(600)}\n${'x'.repeat(600)}\r\n`, true], // a bare LF does not start a line
+  ] as const) {
+    const input = B(`${body}.\r\n`);
+    for (const cuts of [[], [1], [500], [999], [1000], [1001], [250, 500, 750, 1000]]) {
+      const r = decodeAll(input, cuts);
+      assert.equal(r.defects.lineTooLong, long, `${body.length} octets, cuts ${cuts}`);
+      assert.equal(r.body, body, `${body.length} octets, cuts ${cuts}`);
+    }
+  }
+});
+
 /** Reference model: the data ends at the first CRLF.CRLF counting the DATA line's CRLF. */
 function referenceEnd(s: string): number | undefined {
   const i = `\r\n${s}`.indexOf('\r\n.\r\n');

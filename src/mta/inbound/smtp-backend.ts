@@ -160,7 +160,7 @@ class InboundSession implements Session {
   private from: string | undefined;
   private mailOpts: MailOptions | undefined;
   private rcpts: Recipient[] = [];
-  private readonly log: Logger;
+  private logger: Logger | undefined;
   private readonly retry: RetryPolicy;
 
   constructor(
@@ -168,8 +168,13 @@ class InboundSession implements Session {
     private readonly conn: ConnInfo,
     private readonly shared: Shared,
   ) {
-    this.log = opts.logger.child({ session: conn.id });
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+  }
+
+  /** Made on first use: a session that delivers nothing logs nothing here. */
+  private get log(): Logger {
+    this.logger ??= this.opts.logger.child({ session: this.conn.id });
+    return this.logger;
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -238,6 +243,9 @@ class InboundSession implements Session {
    * RCPT, where its remote addresses were placed.
    */
   private async queueEntries(from: string): Promise<{ entries: QueueEntryInput[]; placed: Placed[][] }> {
+    // Local delivery only (the common case): nothing to queue, no sender-domain lookup.
+    if (this.rcpts.every((r) => r.remote.length === 0))
+      return { entries: [], placed: this.rcpts.map(() => []) };
     const byFrom = new Map<string, QueueRecipientInput[]>();
     const placedFrom = this.rcpts.map(() => [] as Array<{ from: string; index: number; address: string }>);
     const senderIsOurs = from !== '' && (await this.opts.store.domains.has(splitAddress(from).domain));

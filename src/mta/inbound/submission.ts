@@ -69,19 +69,24 @@ export async function* withSubmissionFields(
 export const MAX_HOPS = 50;
 
 export class HopCounter {
-  private head = Buffer.alloc(0);
+  private head: Buffer = Buffer.alloc(0);
   private done = false;
   hops = 0;
 
   push(chunk: Uint8Array): void {
     if (this.done) return;
-    this.head = Buffer.concat([this.head, chunk]);
-    const end = this.head.indexOf('\r\n\r\n');
-    if (end >= 0 || this.head.length > MAX_SCANNED_HEADER_BYTES) {
+    // The header block usually ends in the first chunk: it is read where it is, not copied.
+    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const head = this.head.length === 0 ? view : Buffer.concat([this.head, view]);
+    const end = head.indexOf('\r\n\r\n');
+    if (end >= 0 || head.length > MAX_SCANNED_HEADER_BYTES) {
       this.done = true;
-      const block = this.head.subarray(0, end >= 0 ? end + 2 : this.head.length).toString('latin1');
+      const block = head.subarray(0, end >= 0 ? end + 2 : head.length).toString('latin1');
       this.hops = (block.match(/(^|\r\n)Received[ \t]*:/gi) ?? []).length;
       this.head = Buffer.alloc(0);
+      return;
     }
+    // Kept for the next chunk: a copy, since the caller may reuse its buffer.
+    this.head = head === view ? Buffer.from(view) : head;
   }
 }

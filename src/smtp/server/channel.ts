@@ -26,6 +26,10 @@ export const MAX_PIPELINE_BUFFER = 64 * 1024;
 /** Queued reply octets before they are written even mid-group (a client that never reads). */
 export const MAX_QUEUED_REPLIES = 16 * 1024;
 
+const destroySocket = (socket: Socket): void => {
+  socket.destroy();
+};
+
 export abstract class SmtpChannel {
   protected socket: Socket;
   protected readonly splitter: LineSplitter;
@@ -192,7 +196,9 @@ export abstract class SmtpChannel {
       this.out = [];
       this.outBytes = 0;
       if (data === '' || socket.destroyed || !socket.writable) socket.destroy();
-      else socket.write(data, () => socket.destroy());
+      // Destroyed from inside the write callback, the stream would build (stack trace and all) an
+      // ERR_STREAM_DESTROYED for its finish callbacks right after: once per connection.
+      else socket.write(data, () => process.nextTick(destroySocket, socket));
     } else {
       this.flush();
       socket.end();
