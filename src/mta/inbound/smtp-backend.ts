@@ -80,7 +80,7 @@ interface Placed {
 /** What a backend's sessions share: the after-commit work (notices, auto-replies) in flight. */
 interface Shared {
   vacation: VacationResponder;
-  background: Set<Promise<unknown>>;
+  background: Background;
 }
 
 interface Recipient {
@@ -101,6 +101,33 @@ function temporaryFailure(): SmtpError {
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * After-commit work in flight, counted rather than kept in a Set: a Set with an entry per message
+ * keeps V8 rebuilding its table, and the replaced tables keep their entries (and the sessions
+ * behind them) alive until a full collection (see core/live-set.ts).
+ */
+class Background {
+  private running = 0;
+  private waiting: (() => void)[] = [];
+
+  /** `work` must not reject. */
+  track(work: Promise<unknown>): void {
+    this.running++;
+    void work.finally(() => {
+      if (--this.running > 0) return;
+      const waiting = this.waiting;
+      this.waiting = [];
+      for (const wake of waiting) wake();
+    });
+  }
+
+  /** Resolves once nothing is running (at once when nothing is). */
+  idle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+}
+
 export class InboundBackend implements Backend {
   readonly auth: AuthBackend;
   private readonly delays: LoginDelayPolicy;
@@ -117,7 +144,7 @@ export class InboundBackend implements Backend {
         retry: { ...DEFAULT_RETRY, ...opts.retry },
         onQueued: opts.onQueued,
       }),
-      background: new Set(),
+      background: new Background(),
     };
     this.auth = {
       authenticate: async (username, password, conn) => {
@@ -140,7 +167,7 @@ export class InboundBackend implements Backend {
 
   /** Resolves once the after-commit work started so far (notices, auto-replies) is done. */
   async settle(): Promise<void> {
-    while (this.shared.background.size > 0) await Promise.allSettled([...this.shared.background]);
+    await this.shared.background.idle();
   }
 
   async vrfy(arg: string): Promise<SmtpReply> {
@@ -310,9 +337,7 @@ class InboundSession implements Session {
 
   /** Runs after-commit work without holding up the reply; `settle()` waits for it. */
   private background(p: Promise<unknown>): void {
-    const tracked = p.catch((err) => this.log.error({ err }, 'after-commit work failed'));
-    this.shared.background.add(tracked);
-    void tracked.finally(() => this.shared.background.delete(tracked));
+    this.shared.background.track(p.catch((err) => this.log.error({ err }, 'after-commit work failed')));
   }
 
   async data(body: Readable): Promise<InboundDataResult> {

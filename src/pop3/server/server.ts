@@ -9,7 +9,7 @@
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
-import { type ConnInfo, newId, silentLogger } from '../../core/index.js';
+import { type ConnInfo, LiveSet, newId, silentLogger } from '../../core/index.js';
 import { formatErr, RESP_CODES } from '../codec/index.js';
 import { LoginDelayPolicy } from './login-delay.js';
 import {
@@ -22,7 +22,7 @@ import { loopbackTrusted, Pop3Session, type SessionContext } from './session.js'
 
 export class Pop3Server {
   private readonly server: Server;
-  private readonly sessions = new Set<Pop3Session>();
+  private readonly sessions = new LiveSet<Pop3Session>();
   private secure: SecureContext | undefined;
   private readonly ctx: SessionContext;
   private readonly listenerName: string;

@@ -36,7 +36,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { type Logger, silentLogger } from '../../core/index.js';
+import { LiveSet, type Logger, silentLogger } from '../../core/index.js';
 import { validateQueueInputs } from '../memory/queue-rules.js';
 import {
   lookupDomain,
@@ -172,7 +172,7 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
   let locks = maildropLocks.get(file);
   if (!locks) maildropLocks.set(file, (locks = new Set()));
   const myLocks = new Set<number>();
-  const deliveries = new Set<SqliteDelivery>();
+  const deliveries = new LiveSet<SqliteDelivery>();
   let nextKey = 1;
   let closed = false;
 

@@ -12,6 +12,18 @@ interface Waiter {
   reject(e: unknown): void;
 }
 
+const settled = () => {};
+
+/**
+ * A settled waiter lets go of its promise: the map's replaced hash tables may keep the waiter
+ * itself alive until a full collection, and through the promise it would keep the whole delivery
+ * waiting on it (see core/live-set.ts).
+ */
+function forget(w: Waiter): void {
+  w.resolve = settled;
+  w.reject = settled;
+}
+
 export interface ReadyInfo {
   migrated: number;
   reclaimed: number;
@@ -124,14 +136,20 @@ export class WriterClient {
       const w = this.waiters.get(r.rid);
       if (!w) continue;
       this.waiters.delete(r.rid);
-      if (r.ok) w.resolve(r.value);
-      else w.reject(r.code ? new StoreError(r.code as StoreErrorCode, r.message) : new Error(r.message));
+      const { resolve, reject } = w;
+      forget(w);
+      if (r.ok) resolve(r.value);
+      else reject(r.code ? new StoreError(r.code as StoreErrorCode, r.message) : new Error(r.message));
     }
   }
 
   private fail(message: string) {
     if (!this.dead) this.dead = new StoreError('unavailable', message);
-    for (const w of this.waiters.values()) w.reject(this.dead);
+    for (const w of this.waiters.values()) {
+      const { reject } = w;
+      forget(w);
+      reject(this.dead);
+    }
     this.waiters.clear();
   }
 
