@@ -3,14 +3,13 @@
  * in an array: each member holds its own position, so adding and removing cost no hashing and
  * never rebuild a table.
  *
- * Why not a Set: with constant churn V8 keeps rebuilding a Set's (or Map's) hash table; the
- * tables live long enough to be promoted, and a promoted table that was replaced still points at
- * the members it held, keeping them alive through every young-generation collection until the next
- * full one. Measured on the SMTP server: every session's whole object graph (socket, streams,
- * transaction, delivery) was promoted to the old generation that way, about 7 KB per message,
- * and the young collections spent their time copying it.
+ * Why not a Set: V8 rebuilds the hash table of a Set (or Map) with constant churn, and members it
+ * held are kept alive through young-generation collections after they left, until a full one, so
+ * they end up copied into the old generation. Measured with 20 live members of ~400 bytes and a
+ * member in, a member out, 300,000 times: a Set promoted 52 MB to the old generation, an array
+ * none. A session reaches its socket, streams and transaction, all promoted with it.
  *
- * An object belongs to at most one LiveSet at a time per set; members are compared by identity.
+ * Members are compared by identity; each set keeps its members' positions under its own key.
  */
 export class LiveSet<T extends object> {
   private readonly items: T[] = [];

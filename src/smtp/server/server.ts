@@ -172,10 +172,10 @@ export class SmtpServer implements ConnectionHost {
 /**
  * The ConnInfo of an accepted connection. The local address is read only when asked: getsockname
  * is a system call per connection that no message needs. The getters live on the class on
- * purpose: getters written in an object literal made every connection an object of its own hidden
- * class, which V8's shared transition tree kept reachable until a full collection, and with it the
- * socket and the whole session (measured: about 2 KB per connection promoted to the old
- * generation, and with it every young collection's copying work).
+ * purpose: written in an object literal, they were new functions for every connection, and V8 kept
+ * those objects (and through them the socket and the whole session) alive through young-generation
+ * collections until a full one. Measured on the SMTP server without a store: 68 MB promoted to the
+ * old generation per 20,000 messages with the literal, 26 MB with this class.
  */
 class AcceptedConn implements ConnInfo {
   readonly id = newId();
