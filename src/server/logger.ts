@@ -1,6 +1,8 @@
 /**
  * pino: one JSON line per event on stdout, pretty-printed when stdout is a terminal. Passwords are
- * never logged (no layer passes them), and common secret-looking fields are redacted regardless.
+ * never logged (no layer passes them), and common secret-looking fields are redacted regardless:
+ * named paths only, since a wildcard path (`*.password`) made every log line walk and copy its
+ * object (measured: 8% of all the SMTP server's allocations per message).
  */
 import { pino } from 'pino';
 import type { Logger } from '../core/index.js';
