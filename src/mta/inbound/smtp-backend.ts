@@ -102,23 +102,24 @@ function temporaryFailure(): SmtpError {
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * After-commit work in flight, counted rather than kept in a Set: a Set with an entry per message
- * keeps V8 rebuilding its table, and the replaced tables keep their entries (and the sessions
- * behind them) alive until a full collection (see core/live-set.ts).
+ * After-commit work in flight, counted: `settle()` only needs to know when none is left, and a Set
+ * holding every message's promise is the kind of churning table that V8 keeps alive longer than
+ * its entries (see core/live-set.ts).
  */
 class Background {
   private running = 0;
   private waiting: (() => void)[] = [];
 
-  /** `work` must not reject. */
+  /** Counts `work` until it settles (its outcome is the caller's business). */
   track(work: Promise<unknown>): void {
     this.running++;
-    void work.finally(() => {
+    const done = () => {
       if (--this.running > 0) return;
       const waiting = this.waiting;
       this.waiting = [];
       for (const wake of waiting) wake();
-    });
+    };
+    work.then(done, done);
   }
 
   /** Resolves once nothing is running (at once when nothing is). */
