@@ -170,8 +170,9 @@ export class SmtpServer implements ConnectionHost {
 }
 
 /**
- * The ConnInfo of an accepted connection. The local address is read only when asked: getsockname
- * is a system call per connection that no message needs. The getters live on the class on
+ * The ConnInfo of an accepted connection. The local address is read only when asked (getsockname
+ * is a system call per connection that no message needs), so it is there while the connection is
+ * open; after it closed, it reads as '' and 0. The getters live on the class on
  * purpose: written in an object literal, they were new functions for every connection, and V8 kept
  * those objects (and through them the socket and the whole session) alive through young-generation
  * collections until a full one. Measured on the SMTP server without a store: 68 MB promoted to the
