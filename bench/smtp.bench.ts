@@ -341,15 +341,23 @@ async function main(): Promise<void> {
   );
   const posthorn = results.find((r) => r.name === 'Posthorn' && !r.unavailable);
   const peers = ok.filter((r) => r !== posthorn);
+  /** Posthorn ÷ peer: with rounds, the median of each round's ratio (runs seconds apart), not
+   * the ratio of two medians that may come from different rounds. */
+  const versus = (peer: SystemResult | undefined, key: string): number | undefined => {
+    const ours = posthorn?.rounds.get(key) ?? [];
+    const theirs = peer?.rounds.get(key) ?? [];
+    if (ours.length > 1 && theirs.length === ours.length) return median(ours.map((o, i) => o / theirs[i]!));
+    const a = posthorn?.rates.get(key);
+    const b = peer?.rates.get(key);
+    return a === undefined || b === undefined || b === 0 ? undefined : a / b;
+  };
+  const times = (x: number | undefined) => ratio(x, 1);
   if (posthorn) {
-    console.log('\nPosthorn ÷ peer (same run)');
+    console.log('\nPosthorn ÷ peer (same run; with rounds, the median of the per-round ratios)');
     console.log(
       table(
         ['scenario', ...peers.map((r) => `÷ ${r.name}`)],
-        SCENARIOS.map((s) => [
-          s.key,
-          ...peers.map((p) => ratio(posthorn.rates.get(s.key), p.rates.get(s.key))),
-        ]),
+        SCENARIOS.map((s) => [s.key, ...peers.map((p) => times(versus(p, s.key)))]),
       ),
     );
   }
@@ -378,25 +386,23 @@ async function main(): Promise<void> {
   for (const l of idle) console.log(l);
 
   if (posthorn) {
-    const get = (name: string, key: string) => results.find((r) => r.name === name)?.rates.get(key);
+    const peer = (name: string) => results.find((r) => r.name === name && !r.unavailable);
     const k20 = '20 conn, 1 msg/conn';
-    const p20 = posthorn.rates.get(k20);
     const reuseBest = Math.max(
       ...SCENARIOS.filter((s) => s.reuse).map((s) => posthorn.rates.get(s.key) ?? 0),
     );
-    // Each round's ratio pairs runs made seconds apart; the median is the headline figure.
     const perRound = (name: string) => {
       const ours = posthorn.rounds.get(k20) ?? [];
-      const theirs = results.find((r) => r.name === name)?.rounds.get(k20) ?? [];
+      const theirs = peer(name)?.rounds.get(k20) ?? [];
       if (ours.length < 2 || theirs.length !== ours.length) return '';
       return ` (rounds: ${ours.map((o, i) => ratio(o, theirs[i])).join(', ')})`;
     };
     console.log('\ngoals (issue 3)');
     console.log(
-      `  20 connections ≥ 4× Postfix:        ${ratio(p20, get('Postfix', k20))}${perRound('Postfix')}`,
+      `  20 connections ≥ 4× Postfix:        ${times(versus(peer('Postfix'), k20))}${perRound('Postfix')}`,
     );
     console.log(
-      `  20 connections ≥ 2× Haraka discard: ${ratio(p20, get('Haraka (discard)', k20))}${perRound('Haraka (discard)')}`,
+      `  20 connections ≥ 2× Haraka discard: ${times(versus(peer('Haraka (discard)'), k20))}${perRound('Haraka (discard)')}`,
     );
     console.log(`  ≥ 5,000/s with connection reuse:     ${rate(reuseBest)}/s (best of 1/20/100 connections)`);
   }
