@@ -341,12 +341,17 @@ async function main(): Promise<void> {
   );
   const posthorn = results.find((r) => r.name === 'Posthorn' && !r.unavailable);
   const peers = ok.filter((r) => r !== posthorn);
-  /** Posthorn ÷ peer: with rounds, the median of each round's ratio (runs seconds apart), not
-   * the ratio of two medians that may come from different rounds. */
-  const versus = (peer: SystemResult | undefined, key: string): number | undefined => {
+  /** Posthorn ÷ peer in each round (runs seconds apart), when both went every round. */
+  const roundRatios = (peer: SystemResult | undefined, key: string): number[] | undefined => {
     const ours = posthorn?.rounds.get(key) ?? [];
     const theirs = peer?.rounds.get(key) ?? [];
-    if (ours.length > 1 && theirs.length === ours.length) return median(ours.map((o, i) => o / theirs[i]!));
+    return ours.length > 1 && theirs.length === ours.length ? ours.map((o, i) => o / theirs[i]!) : undefined;
+  };
+  /** Posthorn ÷ peer: with rounds, the median of the rounds' ratios, not the ratio of two
+   * medians that may come from different rounds. */
+  const versus = (peer: SystemResult | undefined, key: string): number | undefined => {
+    const rounds = roundRatios(peer, key);
+    if (rounds) return median(rounds);
     const a = posthorn?.rates.get(key);
     const b = peer?.rates.get(key);
     return a === undefined || b === undefined || b === 0 ? undefined : a / b;
@@ -392,10 +397,8 @@ async function main(): Promise<void> {
       ...SCENARIOS.filter((s) => s.reuse).map((s) => posthorn.rates.get(s.key) ?? 0),
     );
     const perRound = (name: string) => {
-      const ours = posthorn.rounds.get(k20) ?? [];
-      const theirs = peer(name)?.rounds.get(k20) ?? [];
-      if (ours.length < 2 || theirs.length !== ours.length) return '';
-      return ` (rounds: ${ours.map((o, i) => ratio(o, theirs[i])).join(', ')})`;
+      const rounds = roundRatios(peer(name), k20);
+      return rounds ? ` (rounds: ${rounds.map(times).join(', ')})` : '';
     };
     console.log('\ngoals (issue 3)');
     console.log(
